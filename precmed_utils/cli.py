@@ -1,0 +1,136 @@
+"""The ``precmed`` command: list, run, book, clean.
+
+Bad input (unknown study, parameter name, type or value; missing or malformed data file) is
+reported in one clear message and exit status 2, before anything runs; a study that fails while
+running gives exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from .errors import PrecmedError
+from .params import PROFILES
+
+EPILOG = """examples:
+  precmed list
+  precmed run cancer_subtyping --profile smoke
+  precmed run cancer_subtyping -p n_repeats=5 -p methods=CERP,RandomForest
+  precmed run cancer_subtyping -p data=/path/to/my_expression.csv
+  precmed book --jobs 2
+"""
+
+
+def _cmd_list(args) -> int:
+    from . import data as registry
+    from .params import profile_overrides, study_spec
+    from .studies import all_studies, implemented_studies, study_info
+
+    done = set(implemented_studies())
+    studies = [args.study] if args.study else all_studies()
+    for sid in studies:
+        info = study_info(sid)
+        mark = "notebook" if sid in done else "not reproduced yet"
+        print(f"{sid:<26} {info['survey_ref']:<5} {info['title']}  [{mark}]")
+        if sid in done and (args.study or args.verbose):
+            print(f"    paper: {info['paper']}")
+            print(f"    data:  {', '.join(registry.for_study(sid)) or '(simulated)'}"
+                  " or a path to your own file")
+            print("    parameters:")
+            for p in study_spec(sid).values():
+                print(f"      {p.describe()}")
+            for prof in ("smoke", "paper"):
+                print(f"    profile {prof}: {profile_overrides(sid, prof)}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from .runner import run_study
+
+    r = run_study(args.study, args.profile, assignments=args.param, runs_dir=args.runs_dir,
+                  progress=not args.no_progress)
+    if r.ok:
+        print(f"done in {r.seconds:.1f}s: {r.path}")
+        print(f"  notebook: {Path(r.path) / 'notebook.ipynb'}")
+        print(f"  metrics:  {Path(r.path) / 'metrics.json'}")
+        return 0
+    print(f"FAILED after {r.seconds:.1f}s: {r.error}", file=sys.stderr)
+    print(f"  the executed notebook (with the traceback) is in {r.path}", file=sys.stderr)
+    return 1
+
+
+def _cmd_book(args) -> int:
+    from .runner import build_book
+
+    results, index = build_book(args.profile, args.jobs, args.runs_dir, args.out)
+    failed = [s for s, r in results.items() if not r.ok]
+    print(f"\nbook built: open {index.resolve()}")
+    if failed:
+        print(f"{len(failed)} stud{'y' if len(failed) == 1 else 'ies'} failed: "
+              f"{', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_clean(args) -> int:
+    from .studies import project_root
+
+    root = project_root()
+    targets = [root / "_build"] + ([root / "runs"] if args.runs else [])
+    for t in targets:
+        if t.exists():
+            shutil.rmtree(t)
+            print(f"removed {t}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="precmed", description="Run the precmed reproductions "
+                                 "and build the book.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="show the studies, their data and parameters")
+    p.add_argument("study", nargs="?", help="show one study's parameters and profiles")
+    p.add_argument("-v", "--verbose", action="store_true", help="parameters of every study")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("run", help="run one study into runs/<study>/<profile>-<hash>/")
+    p.add_argument("study")
+    p.add_argument("--profile", default="default", choices=PROFILES)
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter (repeatable); lists are comma-separated")
+    p.add_argument("--runs-dir", default=None, help="root folder of the runs (default: runs/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("book", help="run every study and build the HTML book")
+    p.add_argument("--profile", default="default", choices=PROFILES)
+    p.add_argument("--jobs", type=int, default=2, help="studies run in parallel (default 2)")
+    p.add_argument("--runs-dir", default=None)
+    p.add_argument("--out", default=None, help="build folder (default: _build/)")
+    p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("clean", help="remove the built book (and with --runs, all runs)")
+    p.add_argument("--runs", action="store_true", help="also remove runs/")
+    p.set_defaults(func=_cmd_clean)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PrecmedError as exc:
+        print(f"precmed: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("precmed: interrupted; earlier runs are untouched", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Run records: the run manifest, metrics JSON, paper-versus-ours tables and claim verdicts.
+
+Every notebook's setup cell calls ``start_run``; its last cells call ``Run.paper_table``,
+``Run.verdicts`` and ``Run.save``. The scoreboard reads the ``metrics.json`` this writes.
+Used by all studies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from .params import check_notebook_parameters
+from .seeding import choose_device, seed_everything
+from .studies import project_root, study_info
+
+CORE_PACKAGES = ("precmed", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib",
+                 "seaborn", "papermill", "torch")
+VERDICTS = {True: "reproduced", False: "not reproduced", "partly": "partly reproduced",
+            None: "not comparable"}
+
+
+def package_versions(names=CORE_PACKAGES) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_root(),
+                             capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=project_root(), capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if res.returncode != 0:
+        return None
+    return res.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def fmt(value: float | None, sd: float | None = None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    s = f"{value:.{digits}f}"
+    return f"{s} ± {sd:.{digits}f}" if sd is not None else s
+
+
+@dataclass
+class Run:
+    """One execution of a study notebook: parameters, device, data, outputs."""
+
+    study: str
+    params: dict
+    device: str
+    output_dir: Path
+    data: list[dict] = field(default_factory=list)
+    started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    @property
+    def figures_dir(self) -> Path:
+        d = self.output_dir / "figures"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def manifest(self) -> dict:
+        return {
+            "study": self.study,
+            "parameters": self.params,
+            "device": self.device,
+            "data": self.data,
+            "packages": package_versions(),
+            "platform": platform.platform(),
+            "git_commit": git_commit(),
+            "started": self.started,
+            "command": " ".join(sys.argv[:1]),
+        }
+
+    def write_manifest(self) -> None:
+        (self.output_dir / "manifest.json").write_text(json.dumps(self.manifest(), indent=2))
+
+    def add_data(self, info: dict) -> None:
+        """Record a dataset used by the run (name, kind, licence, sha256 of its files)."""
+        self.data.append(info)
+        self.write_manifest()
+
+    def manifest_frame(self) -> pd.DataFrame:
+        m = self.manifest()
+        rows = [("study", m["study"]), ("device", m["device"]), ("git commit", m["git_commit"]),
+                ("started (UTC)", m["started"])]
+        rows += [(f"version: {k}", v) for k, v in m["packages"].items()]
+        return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+    # -- comparison with the paper ------------------------------------------------------------
+    def paper_table(self, ours: dict[str, dict], extra_rows: list[dict] | None = None) -> pd.DataFrame:
+        """Paper versus ours for every value in paper_values.yml (plus ``extra_rows``).
+
+        ``ours`` maps a metric key to ``{"mean": .., "sd": ..}``.
+        """
+        info = study_info(self.study)
+        rows = []
+        for v in list(info.get("values", [])) + list(extra_rows or []):
+            o = ours.get(v["key"], {})
+            paper = v.get("value")
+            mean = o.get("mean")
+            tag = {True: "verified", "secondary": "secondary source", False: "unverified [U]"}
+            rows.append({
+                "metric": v["metric"],
+                "paper": fmt(paper) if paper is not None else "not reported [U]",
+                "ours (mean ± SD)": fmt(mean, o.get("sd")) if mean is not None else "not run",
+                "difference": fmt(mean - paper) if (paper is not None and mean is not None) else "—",
+                "paper value": tag.get(v.get("verified"), str(v.get("verified"))),
+                "source / note": v.get("source", ""),
+            })
+        return pd.DataFrame(rows)
+
+    def verdicts(self, checks: dict[str, tuple[bool | str | None, str]]) -> pd.DataFrame:
+        """Turn each claim's check into a verdict. ``checks``: id -> (outcome, evidence).
+
+        outcome True / False / "partly" / None (not comparable). Every claim in
+        paper_values.yml must be checked: a forgotten claim is an error, not a silent gap.
+        """
+        claims = study_info(self.study).get("claims", [])
+        missing = [c["id"] for c in claims if c["id"] not in checks]
+        if missing:
+            raise ValueError(f"claims not checked: {missing}")
+        rows = []
+        for c in claims:
+            outcome, evidence = checks[c["id"]]
+            rows.append({"id": c["id"], "claim": c["claim"], "rule (set " + str(c["set"]) + ")": c["rule"],
+                         "verdict": VERDICTS[outcome], "evidence": evidence})
+        self._claims = rows
+        return pd.DataFrame(rows).set_index("id")
+
+    def save(self, metrics: dict[str, dict], extra: dict | None = None) -> Path:
+        """Write metrics.json (metrics, claims, headline) and the final manifest."""
+        info = study_info(self.study)
+        key = info["headline"].get("key")
+        doc = {
+            "study": self.study,
+            "profile_parameters": self.params,
+            "device": self.device,
+            "data": [{k: d[k] for k in ("name", "kind")} for d in self.data],
+            "metrics": metrics,
+            "headline": {"metric": info["headline"]["metric"], "key": key,
+                         "ours": metrics.get(key), "paper": info["headline"].get("value")},
+            "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"]}
+                       for r in getattr(self, "_claims", [])],
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
+        }
+        path = self.output_dir / "metrics.json"
+        path.write_text(json.dumps(doc, indent=2))
+        self.write_manifest()
+        return path
+
+
+def start_run(study: str, namespace: dict, *, supports_gpu: bool = False) -> Run:
+    """Validate the notebook's parameters, seed everything, choose the device, write the manifest.
+
+    Call from the setup cell as ``run = start_run("<study>", globals())``. Raises a clear
+    ParameterError / DeviceError before any work starts.
+    """
+    params = check_notebook_parameters(study, namespace)
+    seed_everything(params["seed"])
+    device = choose_device(params["device"], supports_gpu=supports_gpu)
+    out = Path(params["output_dir"]).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    run = Run(study=study, params=params, device=device, output_dir=out)
+    run.write_manifest()
+    return run

@@ -1,0 +1,258 @@
+"""The runner: executes study notebooks with papermill and builds the book from the runs.
+
+- ``run_study`` validates everything first (study, profile, parameter names, types, ranges, the
+  user's data file), then executes ``notebooks/<study>.ipynb`` into a scratch folder and moves
+  it to ``runs/<study>/<profile>-<hash of parameters>/`` only when it succeeded. Runs with other
+  parameters never overwrite each other; a failed run never touches an earlier result (it is
+  kept as ``failed-<profile>-<hash>/`` for inspection).
+- ``build_book`` runs every study (in parallel processes), stages the book's pages with the
+  executed notebooks and a generated scoreboard, and builds the HTML with Jupyter Book.
+
+Used by the ``precmed`` CLI and the tests; shared by all studies.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import data as data_registry
+from .errors import ParameterError, PrecmedError
+from .params import parse_overrides, resolve
+from .results import fmt
+from .studies import (
+    all_studies,
+    check_study,
+    implemented_studies,
+    notebook_path,
+    paper_values,
+    project_root,
+    study_info,
+)
+
+
+@dataclass
+class RunResult:
+    study: str
+    profile: str
+    ok: bool
+    path: str  # the run folder (or the failed-... folder)
+    seconds: float
+    error: str | None = None
+
+
+def runs_root(runs_dir: str | Path | None = None) -> Path:
+    return Path(runs_dir) if runs_dir else project_root() / "runs"
+
+
+def parameter_hash(params: dict) -> str:
+    """Stable short hash of the effective parameters (output_dir excluded)."""
+    body = {k: v for k, v in sorted(params.items()) if k != "output_dir"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def prepare(study: str, profile: str = "default", overrides: dict | None = None,
+            assignments: list[str] | None = None) -> dict:
+    """Everything that can be checked before a run: returns the effective parameters."""
+    check_study(study)
+    overrides = dict(overrides or {})
+    if assignments:
+        overrides.update(parse_overrides(study, assignments))
+    if "output_dir" in overrides:
+        raise ParameterError("output_dir is set by the runner (runs/<study>/<profile>-<hash>/); "
+                             "use --runs-dir to choose another root folder")
+    params = resolve(study, profile, overrides)
+    data = params.get("data")
+    if isinstance(data, str) and data not in data_registry.DATASETS and data != "all":
+        path = Path(data).expanduser().resolve()
+        data_registry.check_user_file(study, path)  # raises DataError naming what is wrong
+        params["data"] = str(path)  # the notebook runs in another folder
+    return params
+
+
+def run_study(study: str, profile: str = "default", overrides: dict | None = None, *,
+              assignments: list[str] | None = None, runs_dir: str | Path | None = None,
+              progress: bool = True) -> RunResult:
+    params = prepare(study, profile, overrides, assignments)
+    import papermill as pm  # heavy: imported only once the input is known to be good
+
+    root = runs_root(runs_dir) / study
+    key = f"{profile}-{parameter_hash(params)}"
+    dest, failed = root / key, root / f"failed-{key}"
+    scratch = root / f".partial-{key}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    params["output_dir"] = "."
+    t0 = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(
+            str(notebook_path(study)), str(scratch / "notebook.ipynb"),
+            parameters=params, kernel_name="python3", cwd=str(scratch),
+            progress_bar=progress, log_output=False, report_mode=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}".strip()
+    except Exception as exc:  # kernel died, notebook unreadable...
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - t0
+    info = {"study": study, "profile": profile, "parameters": params, "seconds": round(seconds, 2),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "error": error}
+    (scratch / "run.json").write_text(json.dumps(info, indent=2))
+    if error is None and not (scratch / "metrics.json").exists():
+        error = "the notebook finished without writing metrics.json"
+    target = failed if error else dest
+    old = target.with_name(target.name + ".old")
+    if target.exists():
+        target.rename(old)
+    scratch.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    if not error:
+        shutil.rmtree(failed, ignore_errors=True)
+    return RunResult(study, profile, error is None, str(target), round(seconds, 2), error)
+
+
+def _run_quietly(study: str, profile: str, runs_dir: str | None) -> RunResult:
+    try:
+        return run_study(study, profile, runs_dir=runs_dir, progress=False)
+    except PrecmedError as exc:
+        return RunResult(study, profile, False, "", 0.0, str(exc))
+
+
+# ---------------------------------------------------------------------------------------------
+# The book
+
+
+def _status_line(r: RunResult) -> str:
+    return f"  {'ok  ' if r.ok else 'FAIL'} {r.study:<26} {r.seconds:7.1f}s  {r.path}" + (
+        f"\n       {r.error}" if r.error else "")
+
+
+def run_all(profile: str, jobs: int = 1, runs_dir: str | None = None, log=print) -> dict[str, RunResult]:
+    studies = implemented_studies()
+    log(f"running {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} "
+        f"(profile {profile}, {jobs} parallel)")
+    results: dict[str, RunResult] = {}
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
+        futs = {pool.submit(_run_quietly, s, profile, runs_dir): s for s in studies}
+        for fut in cf.as_completed(futs):
+            r = fut.result()
+            results[r.study] = r
+            log(_status_line(r))
+    return {s: results[s] for s in studies}
+
+
+def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
+    """The scoreboard page: every study of the survey, the paper's headline number and ours."""
+    pv = paper_values()["studies"]
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Scoreboard", "",
+        "Every study of the survey, its paper's headline number and ours. This page is generated "
+        f"by `precmed book` from the runs it made ({now}, profile `{profile}`); nothing on it "
+        "is typed in by hand. *Paper* values marked [U] could not be verified in a primary "
+        "source; a blank means the paper reports no number that could be retrieved.", "",
+        "| Study | Survey | Paper's headline metric | Paper | Ours | Difference | Data | Claims | Status |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    details = []
+    for sid in all_studies():
+        info = pv[sid]
+        h = info["headline"]
+        paper = h.get("value")
+        tag = {True: "", "secondary": " (secondary)", False: " [U]"}.get(h.get("verified"), "")
+        paper_s = (fmt(paper) + tag) if paper is not None else "— [U]"
+        r = results.get(sid)
+        ours_s, diff_s, claims_s = "—", "—", "—"
+        if r is None:
+            status, title = "not reproduced yet", info["title"]
+        elif not r.ok:
+            status, title = "**run failed**", f"[{info['title']}](studies/{sid}.md)"
+        else:
+            m = json.loads((Path(r.path) / "metrics.json").read_text())
+            ours = (m.get("headline") or {}).get("ours") or {}
+            if ours.get("mean") is not None:
+                ours_s = fmt(ours["mean"], ours.get("sd"))
+                if paper is not None:
+                    diff_s = fmt(ours["mean"] - paper)
+            verdicts = m.get("claims", [])
+            claims_s = "; ".join(f"{c['id']}: {c['verdict']}" for c in verdicts) or "—"
+            status, title = "reproduced", f"[{info['title']}](studies/{sid}.ipynb)"
+            details.append((info["title"], sid, verdicts))
+        lines.append(f"| {title} | {info['survey_ref']} | {h['metric']} | {paper_s} | {ours_s} | "
+                     f"{diff_s} | {info['data_kind']} | {claims_s} | {status} |")
+    lines += ["", "*Data*: **same** = the paper's own (open) data; **open substitute** = an "
+              "openly licensed dataset standing in for the paper's restricted one; **simulated** "
+              "= a simulator with a planted ground truth.", ""]
+    for title, sid, verdicts in details:
+        lines += [f"## Claims: {title}", "", "| id | claim | rule (fixed in advance) | verdict | evidence |",
+                  "|---|---|---|---|---|"]
+        claims = {c["id"]: c for c in pv[sid].get("claims", [])}
+        for v in verdicts:
+            c = claims.get(v["id"], {})
+            lines.append(f"| {v['id']} | {c.get('claim', '')} | {c.get('rule', '')} | "
+                         f"**{v['verdict']}** | {v['evidence']} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def failure_page(study: str, r: RunResult) -> str:
+    return (f"# {study_info(study)['title']}\n\n```{{warning}}\nThis study failed to run "
+            f"(profile `{r.profile}`), so its chapter is missing from this build.\n```\n\n"
+            f"Error:\n\n```text\n{r.error}\n```\n\nRe-run it alone with `precmed run {study}` "
+            "to see the full traceback in the failed notebook.\n")
+
+
+def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path:
+    """Copy the book's sources and the executed notebooks into ``stage``."""
+    root = project_root()
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    shutil.copytree(root / "book", stage / "book",
+                    ignore=shutil.ignore_patterns("studies", "scoreboard.md"))
+    studies_dir = stage / "book" / "studies"
+    studies_dir.mkdir()
+    for sid, r in results.items():
+        if r.ok:
+            shutil.copy2(Path(r.path) / "notebook.ipynb", studies_dir / f"{sid}.ipynb")
+        else:
+            (studies_dir / f"{sid}.md").write_text(failure_page(sid, r))
+    (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
+    return stage
+
+
+def build_html(stage: Path, html_out: Path, *, strict: bool = True, log=print) -> None:
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(stage), "--all"]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    log("building the book: " + " ".join(cmd[1:]))
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise PrecmedError("the book build failed:\n" + (res.stdout[-4000:] + res.stderr[-4000:]))
+    shutil.rmtree(html_out, ignore_errors=True)
+    shutil.move(str(stage / "_build" / "html"), str(html_out))
+
+
+def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = None,
+               out_dir: str | Path | None = None, log=print) -> tuple[dict[str, RunResult], Path]:
+    """Run every study, then build the book. Returns the results and the HTML index path."""
+    out = Path(out_dir) if out_dir else project_root() / "_build"
+    results = run_all(profile, jobs, runs_dir, log=log)
+    stage = stage_book(results, profile, out / "src")
+    build_html(stage, out / "html", log=log)
+    (out / "book-runs.json").write_text(json.dumps({s: asdict(r) for s, r in results.items()}, indent=2))
+    return results, out / "html" / "index.html"

@@ -1,0 +1,55 @@
+"""Smoke run of every notebook, reproducibility (nbval) and the book build, as `make test` runs them.
+
+The book is built once per test session from smoke runs, in a temporary folder, with warnings
+as errors; the executed notebooks are then re-executed by nbval, which checks that the cells
+marked `# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from precmed_utils.runner import build_book
+from precmed_utils.studies import all_studies, implemented_studies, study_info
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("book")
+    results, index = build_book("smoke", jobs=2, runs_dir=root / "runs", out_dir=root / "build",
+                                log=lambda *_: None)
+    return results, index
+
+
+def test_every_notebook_runs_with_the_smoke_profile(smoke_book):
+    results, _ = smoke_book
+    assert set(results) == set(implemented_studies())
+    for r in results.values():
+        assert r.ok, f"{r.study}: {r.error}"
+
+
+def test_the_book_builds_with_every_chapter(smoke_book):
+    _, index = smoke_book
+    html = index.parent
+    assert index.exists()
+    for study in implemented_studies():
+        page = (html / "book" / "studies" / f"{study}.html").read_text()
+        assert "<img" in page, f"{study}: the chapter shows its figures"
+        assert "<table" in page, f"{study}: the chapter shows its tables"
+        assert "Traceback" not in page and "output error" not in page, f"{study}: error output"
+    board = (html / "book" / "scoreboard.html").read_text()
+    for study in all_studies():
+        assert study_info(study)["title"] in board, f"scoreboard lacks {study}"
+    assert board.count("not reproduced yet") == len(all_studies()) - len(implemented_studies())
+    assert (html / "book" / "references.html").exists()
+
+
+def test_executed_notebooks_reproduce(smoke_book):
+    results, _ = smoke_book
+    paths = [str(r.path) + "/notebook.ipynb" for r in results.values()]
+    res = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider",
+                          "-q", *paths], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-5000:]

@@ -1,0 +1,88 @@
+"""The `precmed` command as a new user meets it: every kind of bad input gives a clear error
+(exit status 2) before anything runs, and leaves earlier runs untouched."""
+
+import json
+
+import pytest
+
+from conftest import precmed, write_matrix
+
+
+def test_list():
+    r = precmed("list")
+    assert r.returncode == 0
+    assert "cancer_subtyping" in r.stdout and r.stdout.count("not reproduced yet") == 10
+    r = precmed("list", "cancer_subtyping")
+    assert "n_folds: int = 10 in [2, 50]" in r.stdout and "profile smoke" in r.stdout
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["run", "cancer_subtype"], "unknown study 'cancer_subtype'. Did you mean 'cancer_subtyping'?"),
+    (["run", "deep_patient"], "has no notebook yet"),
+    (["run", "cancer_subtyping", "-p", "n_fold=3"], "unknown parameter 'n_fold'"),
+    (["run", "cancer_subtyping", "-p", "n_folds=three"], "cannot read 'three' as int"),
+    (["run", "cancer_subtyping", "-p", "n_folds=2.5"], "cannot read '2.5' as int"),
+    (["run", "cancer_subtyping", "-p", "n_folds=1"], "n_folds: 1 is below the minimum 2"),
+    (["run", "cancer_subtyping", "-p", "n_repeats=-1"], "below the minimum 1"),
+    (["run", "cancer_subtyping", "-p", "methods=CERP,SVN"], "'SVN' is not allowed (did you mean 'SVM'?)"),
+    (["run", "cancer_subtyping", "-p", "device=gpu"], "device: 'gpu' is not allowed"),
+    (["run", "cancer_subtyping", "-p", "seed"], "expected name=value"),
+    (["run", "cancer_subtyping", "-p", "data=/no/such/file.csv"], "does not exist"),
+    (["run", "cancer_subtyping", "-p", "data=lung"], "'lung' is not allowed"),
+    (["run", "cancer_subtyping", "-p", "output_dir=/tmp/x"], "output_dir is set by the runner"),
+])
+def test_bad_input_is_refused_before_anything_runs(tmp_path, args, expected):
+    runs = tmp_path / "runs"
+    r = precmed(*args, "--runs-dir", str(runs))
+    assert r.returncode == 2, r.stderr
+    assert expected in r.stderr
+    assert r.stderr.startswith("precmed: error:") and "Traceback" not in r.stderr
+    assert not runs.exists(), "nothing may be written for a refused run"
+
+
+def test_unknown_profile_and_command():
+    r = precmed("run", "cancer_subtyping", "--profile", "huge")
+    assert r.returncode == 2 and "invalid choice: 'huge'" in r.stderr
+    r = precmed("bake")
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("gene1,gene2\n1,2\n3,4\n", "line 1: no column named 'label'"),
+    ("label,g1\nA,1\nA,x\nB,2\nB,3\n", "line 3, column 'g1': 'x' is not a number"),
+    ("label,g1\nA,1\nA,2\n", "single class"),
+    ("", "the file is empty"),
+])
+def test_malformed_data_file(tmp_path, content, expected):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    r = precmed("run", "cancer_subtyping", "-p", f"data={bad}", "--runs-dir", str(tmp_path / "runs"))
+    assert r.returncode == 2 and expected in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_user_csv_multiclass_and_a_failed_run_keeps_earlier_results(tmp_path):
+    """A CSV the project has never seen (three classes, raw intensities) runs end to end; a later
+    run that fails while executing keeps the earlier result and reports the error."""
+    csv = write_matrix(tmp_path / "new_cohort.csv.gz", n_per_class=(12, 10, 9), n_genes=40, raw=True)
+    runs = tmp_path / "runs"
+    r = precmed("run", "cancer_subtyping", "--profile", "smoke", "-p", f"data={csv}",
+                "--runs-dir", str(runs), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    (run_dir,) = (runs / "cancer_subtyping").glob("smoke-*")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    acc = metrics["metrics"]["user_data/CERP/accuracy"]["mean"]
+    assert acc > 0.6, "three well-separated classes: CERP must beat chance (0.39) clearly"
+    assert {c["id"]: c["verdict"] for c in metrics["claims"]}["C1"] == "not comparable"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["data"][0]["kind"] == "restricted"
+    nb = (run_dir / "notebook.ipynb").read_text()
+    assert "p17" not in nb, "sample identifiers of user data must not be printed"
+    before = sorted(p.name for p in run_dir.rglob("*"))
+    # more folds than the smallest class has samples: fails inside the notebook
+    r = precmed("run", "cancer_subtyping", "--profile", "smoke", "-p", f"data={csv}",
+                "-p", "n_folds=20", "--runs-dir", str(runs), "--no-progress")
+    assert r.returncode == 1 and "FAILED" in r.stderr and "ValueError" in r.stderr
+    assert sorted(p.name for p in run_dir.rglob("*")) == before
+    assert list((runs / "cancer_subtyping").glob("failed-smoke-*"))

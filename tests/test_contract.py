@@ -1,0 +1,57 @@
+"""The notebook contract: every study notebook is shaped the way the runner and the book need."""
+
+import json
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate
+from precmed_utils.studies import implemented_studies, paper_values
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+REQUIRED = {"seed", "device", "data", "output_dir"}
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no study notebooks found"
+    assert {p.stem for p in NOTEBOOKS} == set(implemented_studies())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_contract(path):
+    nb = json.loads(path.read_text())
+    study = path.stem
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, "outputs are stripped"
+    params = parse_parameters_cell(parameters_cell(nb))
+    assert REQUIRED <= {p.name for p in params}
+    assert all(p.help for p in params), "every parameter has a comment documenting it"
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "{cite}`" in text, "the notebook cites its paper"
+    assert "NBVAL_CHECK_OUTPUT" in "".join("".join(c["source"]) for c in nb["cells"])
+    assert study in paper_values()["studies"], "listed in paper_values.yml"
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    assert f"book/studies/{study}" in files, "listed in _toc.yml"
+    for profile in ("smoke", "paper"):
+        validate(study, profile_overrides(study, profile), partial=True)
+
+
+def test_paper_values_are_complete():
+    pv = paper_values()
+    for sid, info in pv["studies"].items():
+        for key in ("title", "survey_ref", "citations", "data_kind", "headline", "claims"):
+            assert key in info, f"{sid}: {key}"
+        assert info["data_kind"] in ("same", "open substitute", "simulated")
+        assert "verified" in info["headline"] and "source" in info["headline"]
+        for c in info["claims"]:
+            assert {"id", "claim", "rule", "set"} <= set(c)
+    bib = (ROOT / "book" / "references.bib").read_text()
+    for sid, info in pv["studies"].items():
+        for key in info["citations"]:
+            assert "{" + key + "," in bib, f"{sid}: citation {key} missing from references.bib"

@@ -1,0 +1,67 @@
+import json
+import random
+
+import numpy as np
+import pytest
+
+from precmed_utils.errors import DeviceError, ParameterError
+from precmed_utils.params import resolve
+from precmed_utils.results import Run, fmt, start_run
+from precmed_utils.seeding import choose_device, cuda_available, seed_everything
+
+
+def test_seed_everything_is_reproducible():
+    assert seed_everything(7).random() == seed_everything(7).random()
+    seed_everything(7)
+    first = (random.random(), np.random.rand())
+    seed_everything(7)
+    assert (random.random(), np.random.rand()) == first
+
+
+def test_choose_device():
+    assert choose_device("cpu") == "cpu"
+    assert choose_device("auto", supports_gpu=False) == "cpu"
+    with pytest.raises(DeviceError):
+        choose_device("tpu")
+    with pytest.raises(DeviceError, match="no GPU code path"):
+        choose_device("cuda", supports_gpu=False)
+    if not cuda_available():
+        assert choose_device("auto") == "cpu"
+        with pytest.raises(DeviceError, match="no CUDA GPU"):
+            choose_device("cuda")
+
+
+def _run(tmp_path, **over):
+    params = resolve("cancer_subtyping", "smoke", over)
+    params["output_dir"] = str(tmp_path)
+    return start_run("cancer_subtyping", params)
+
+
+def test_start_run_validates_and_writes_a_manifest(tmp_path):
+    run = _run(tmp_path)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["study"] == "cancer_subtyping" and m["device"] == "cpu"
+    assert m["parameters"]["n_repeats"] == 1 and "numpy" in m["packages"]
+    run.add_data({"name": "x", "kind": "open", "sha256": {"f": "0" * 64}})
+    assert json.loads((tmp_path / "manifest.json").read_text())["data"][0]["name"] == "x"
+    with pytest.raises(ParameterError):
+        start_run("cancer_subtyping", {**run.params, "n_folds": 0})
+
+
+def test_paper_table_verdicts_and_save(tmp_path):
+    run = Run("cancer_subtyping", {"seed": 0}, "cpu", tmp_path)
+    table = run.paper_table({"gordon_lung/CERP/accuracy": {"mean": 0.97, "sd": 0.01}},
+                            [{"key": "k", "metric": "extra", "value": 0.5, "verified": True}])
+    assert table.iloc[0]["paper"] == "not reported [U]" and table.iloc[0]["difference"] == "—"
+    assert table.iloc[-1]["ours (mean ± SD)"] == "not run"
+    with pytest.raises(ValueError, match="claims not checked"):
+        run.verdicts({"C1": (True, "")})
+    v = run.verdicts({"C1": (True, "a"), "C2": ("partly", "b"), "C3": (None, "c")})
+    assert list(v["verdict"]) == ["reproduced", "partly reproduced", "not comparable"]
+    path = run.save({"gordon_lung/CERP/accuracy": {"mean": 0.97, "sd": 0.01, "n": 2}})
+    doc = json.loads(path.read_text())
+    assert doc["headline"]["ours"]["mean"] == 0.97 and len(doc["claims"]) == 3
+
+
+def test_fmt():
+    assert fmt(None) == "n/a" and fmt(0.12345) == "0.123" and fmt(0.5, 0.25) == "0.500 ± 0.250"

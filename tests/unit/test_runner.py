@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from precmed_utils.errors import DataError, ParameterError, UnknownStudyError
+from precmed_utils.runner import RunResult, failure_page, parameter_hash, prepare, scoreboard_markdown
+from precmed_utils.studies import all_studies, check_study, implemented_studies
+
+
+def test_registry_lists_the_eleven_studies():
+    assert len(all_studies()) == 11
+    assert "cancer_subtyping" in implemented_studies()
+
+
+def test_check_study_explains():
+    with pytest.raises(UnknownStudyError, match="Did you mean 'cancer_subtyping'"):
+        check_study("cancer_subtype")
+    with pytest.raises(UnknownStudyError, match="has no notebook yet"):
+        check_study("deep_patient")
+
+
+def test_parameter_hash_ignores_output_dir_and_order():
+    a = {"seed": 1, "n": [1, 2], "output_dir": "x"}
+    b = {"n": [1, 2], "output_dir": "elsewhere", "seed": 1}
+    assert parameter_hash(a) == parameter_hash(b)
+    assert parameter_hash(a) != parameter_hash({**a, "seed": 2})
+
+
+def test_prepare_resolves_user_paths(matrix_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(matrix_csv.parent)
+    params = prepare("cancer_subtyping", "smoke", assignments=[f"data={matrix_csv.name}"])
+    assert params["data"] == str(matrix_csv.resolve())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="no column named 'label'"):
+        prepare("cancer_subtyping", assignments=[f"data={bad}"])
+    with pytest.raises(ParameterError, match="output_dir is set by the runner"):
+        prepare("cancer_subtyping", overrides={"output_dir": "x"})
+
+
+def test_scoreboard_lists_every_study(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "headline": {"ours": {"mean": 0.9, "sd": 0.01}},
+        "claims": [{"id": "C1", "verdict": "not reproduced", "evidence": "0.90 < 0.95"}]}))
+    md = scoreboard_markdown({"cancer_subtyping": RunResult("cancer_subtyping", "smoke", True,
+                                                            str(run_dir), 1.0)}, "smoke")
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "[" in line.split("|")[2]]
+    assert len(rows) == 11
+    assert md.count("not reproduced yet") == 10
+    assert "0.900 ± 0.010" in md and "C1: not reproduced" in md
+    assert "(studies/cancer_subtyping.ipynb)" in md
+    failed = scoreboard_markdown({"cancer_subtyping": RunResult("cancer_subtyping", "smoke", False,
+                                                                "", 1.0, "boom")}, "smoke")
+    assert "**run failed**" in failed
+    assert "boom" in failure_page("cancer_subtyping", RunResult("cancer_subtyping", "smoke", False, "", 0, "boom"))
