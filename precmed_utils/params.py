@@ -117,6 +117,11 @@ def study_spec(study: str) -> dict[str, Param]:
     return spec
 
 
+def supports_gpu(study: str) -> bool:
+    """Whether the study has a GPU code path (``gpu: true`` in its profile file)."""
+    return bool(_load_profile_file(study).get("gpu", False))
+
+
 def profile_overrides(study: str, profile: str) -> dict:
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
@@ -233,6 +238,9 @@ def validate(study: str, values: dict, *, partial: bool = False) -> dict:
             value = [float(v) for v in value]
         problems += _constraint_problems(p, value)
         out[name] = value
+    if out.get("device") == "cuda" and not supports_gpu(study):
+        problems.append(f"device: 'cuda' was requested, but {study} has no GPU code path "
+                        "(its methods run on the CPU); use auto or cpu")
     if not partial:
         missing = [n for n in spec if n not in values]
         problems += [f"missing parameter {n!r}" for n in missing]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .params import check_notebook_parameters
+from .params import check_notebook_parameters, supports_gpu
 from .seeding import choose_device, seed_everything
 from .studies import project_root, study_info
 
@@ -55,6 +55,8 @@ def git_commit() -> str | None:
 def fmt(value: float | None, sd: float | None = None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    if sd is None and float(value).is_integer() and abs(value) >= 10:
+        return str(int(value))  # a count, e.g. a number of signals
     s = f"{value:.{digits}f}"
     return f"{s} ± {sd:.{digits}f}" if sd is not None else s
 
@@ -168,7 +170,7 @@ class Run:
         return path
 
 
-def start_run(study: str, namespace: dict, *, supports_gpu: bool = False) -> Run:
+def start_run(study: str, namespace: dict) -> Run:
     """Validate the notebook's parameters, seed everything, choose the device, write the manifest.
 
     Call from the setup cell as ``run = start_run("<study>", globals())``. Raises a clear
@@ -176,7 +178,7 @@ def start_run(study: str, namespace: dict, *, supports_gpu: bool = False) -> Run
     """
     params = check_notebook_parameters(study, namespace)
     seed_everything(params["seed"])
-    device = choose_device(params["device"], supports_gpu=supports_gpu)
+    device = choose_device(params["device"], supports_gpu=supports_gpu(study))
     out = Path(params["output_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     run = Run(study=study, params=params, device=device, output_dir=out)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from . import data as data_registry
 from .errors import ParameterError, PrecmedError
-from .params import parse_overrides, resolve
+from .params import parse_overrides, resolve, supports_gpu
 from .results import fmt
+from .seeding import choose_device
 from .studies import (
     all_studies,
     check_study,
@@ -72,6 +73,7 @@ def prepare(study: str, profile: str = "default", overrides: dict | None = None,
         raise ParameterError("output_dir is set by the runner (runs/<study>/<profile>-<hash>/); "
                              "use --runs-dir to choose another root folder")
     params = resolve(study, profile, overrides)
+    choose_device(params["device"], supports_gpu=supports_gpu(study))  # cuda without a GPU: stop now
     data = params.get("data")
     if isinstance(data, str) and data not in data_registry.DATASETS and data != "all":
         path = Path(data).expanduser().resolve()
@@ -163,8 +165,8 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         f"by `precmed book` from the runs it made ({now}, profile `{profile}`); nothing on it "
         "is typed in by hand. *Paper* values marked [U] could not be verified in a primary "
         "source; a blank means the paper reports no number that could be retrieved.", "",
-        "| Study | Survey | Paper's headline metric | Paper | Ours | Difference | Data | Claims | Status |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Study | Ref. | Headline metric | Paper | Ours | Diff. | Data | Claims |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     details = []
     for sid in all_studies():
@@ -176,9 +178,9 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         r = results.get(sid)
         ours_s, diff_s, claims_s = "—", "—", "—"
         if r is None:
-            status, title = "not reproduced yet", info["title"]
+            title, claims_s = info["title"], "*not reproduced yet*"
         elif not r.ok:
-            status, title = "**run failed**", f"[{info['title']}](studies/{sid}.md)"
+            title, claims_s = f"[{info['title']}](studies/{sid}.md)", "**run failed**"
         else:
             m = json.loads((Path(r.path) / "metrics.json").read_text())
             ours = (m.get("headline") or {}).get("ours") or {}
@@ -187,11 +189,11 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
                 if paper is not None:
                     diff_s = fmt(ours["mean"] - paper)
             verdicts = m.get("claims", [])
-            claims_s = "; ".join(f"{c['id']}: {c['verdict']}" for c in verdicts) or "—"
-            status, title = "reproduced", f"[{info['title']}](studies/{sid}.ipynb)"
+            claims_s = "<br>".join(f"{c['id']} {c['verdict']}" for c in verdicts) or "—"
+            title = f"[{info['title']}](studies/{sid}.ipynb)"
             details.append((info["title"], sid, verdicts))
         lines.append(f"| {title} | {info['survey_ref']} | {h['metric']} | {paper_s} | {ours_s} | "
-                     f"{diff_s} | {info['data_kind']} | {claims_s} | {status} |")
+                     f"{diff_s} | {info['data_kind']} | {claims_s} |")
     lines += ["", "*Data*: **same** = the paper's own (open) data; **open substitute** = an "
               "openly licensed dataset standing in for the paper's restricted one; **simulated** "
               "= a simulator with a planted ground truth.", ""]

@@ -4,7 +4,6 @@
 import json
 
 import pytest
-
 from conftest import precmed, write_matrix
 
 
@@ -26,6 +25,7 @@ def test_list():
     (["run", "cancer_subtyping", "-p", "n_repeats=-1"], "below the minimum 1"),
     (["run", "cancer_subtyping", "-p", "methods=CERP,SVN"], "'SVN' is not allowed (did you mean 'SVM'?)"),
     (["run", "cancer_subtyping", "-p", "device=gpu"], "device: 'gpu' is not allowed"),
+    (["run", "cancer_subtyping", "-p", "device=cuda"], "has no GPU code path"),
     (["run", "cancer_subtyping", "-p", "seed"], "expected name=value"),
     (["run", "cancer_subtyping", "-p", "data=/no/such/file.csv"], "does not exist"),
     (["run", "cancer_subtyping", "-p", "data=lung"], "'lung' is not allowed"),

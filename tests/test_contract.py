@@ -4,8 +4,8 @@ import json
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate
 from precmed_utils.studies import implemented_studies, paper_values
 
@@ -29,7 +29,7 @@ def test_notebook_contract(path):
         if c["cell_type"] == "code":
             assert not c.get("outputs") and c.get("execution_count") is None, "outputs are stripped"
     params = parse_parameters_cell(parameters_cell(nb))
-    assert REQUIRED <= {p.name for p in params}
+    assert {p.name for p in params} >= REQUIRED
     assert all(p.help for p in params), "every parameter has a comment documenting it"
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert "{cite}`" in text, "the notebook cites its paper"

@@ -1,8 +1,15 @@
 import pytest
 
 from precmed_utils.errors import ParameterError
-from precmed_utils.params import (coerce, parse_overrides, parse_parameters_cell, profile_overrides,
-                                  resolve, study_spec, validate)
+from precmed_utils.params import (
+    coerce,
+    parse_overrides,
+    parse_parameters_cell,
+    profile_overrides,
+    resolve,
+    study_spec,
+    validate,
+)
 
 CELL = '''seed: int = 0  # any seed
 rate: float = 0.5  # a rate
@@ -33,7 +40,8 @@ def test_coerce(text, type_, value):
     assert coerce(text, type_) == value
 
 
-@pytest.mark.parametrize("text,type_", [("3.5", "int"), ("maybe", "bool"), ("x", "float"), ("1,a", "list[int]")])
+@pytest.mark.parametrize("text,type_", [
+    ("3.5", "int"), ("maybe", "bool"), ("x", "float"), ("1,a", "list[int]")])
 def test_coerce_rejects(text, type_):
     with pytest.raises(ValueError):
         coerce(text, type_)

@@ -3,7 +3,14 @@ import json
 import pytest
 
 from precmed_utils.errors import DataError, ParameterError, UnknownStudyError
-from precmed_utils.runner import RunResult, failure_page, parameter_hash, prepare, scoreboard_markdown
+from precmed_utils.runner import (
+    RunResult,
+    failure_page,
+    parameter_hash,
+    prepare,
+    scoreboard_markdown,
+    stage_book,
+)
 from precmed_utils.studies import all_studies, check_study, implemented_studies
 
 
@@ -49,9 +56,20 @@ def test_scoreboard_lists_every_study(tmp_path):
     rows = [line for line in md.splitlines() if line.startswith("| ") and "[" in line.split("|")[2]]
     assert len(rows) == 11
     assert md.count("not reproduced yet") == 10
-    assert "0.900 ± 0.010" in md and "C1: not reproduced" in md
+    assert "0.900 ± 0.010" in md and "C1 not reproduced" in md
     assert "(studies/cancer_subtyping.ipynb)" in md
     failed = scoreboard_markdown({"cancer_subtyping": RunResult("cancer_subtyping", "smoke", False,
                                                                 "", 1.0, "boom")}, "smoke")
     assert "**run failed**" in failed
-    assert "boom" in failure_page("cancer_subtyping", RunResult("cancer_subtyping", "smoke", False, "", 0, "boom"))
+    broken = RunResult("cancer_subtyping", "smoke", False, "", 0, "boom")
+    assert "boom" in failure_page("cancer_subtyping", broken)
+
+
+def test_a_failed_study_gets_a_page_and_the_book_still_stages(tmp_path):
+    broken = RunResult("cancer_subtyping", "smoke", False, "", 0.0, "ValueError: boom")
+    stage = stage_book({"cancer_subtyping": broken}, "smoke", tmp_path / "src")
+    page = stage / "book" / "studies" / "cancer_subtyping.md"
+    assert "ValueError: boom" in page.read_text()
+    assert not (stage / "book" / "studies" / "cancer_subtyping.ipynb").exists()
+    assert "**run failed**" in (stage / "book" / "scoreboard.md").read_text()
+    assert (stage / "_toc.yml").exists() and (stage / "book" / "references.bib").exists()
