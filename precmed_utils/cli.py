@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import PrecmedError
+from .errors import BuildError, PrecmedError
 from .params import PROFILES
 
 EPILOG = """examples:
@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except PrecmedError as exc:
+    except BuildError as exc:
+        print(f"precmed: error: {exc}", file=sys.stderr)
+        return 1
+    except PrecmedError as exc:  # bad input: nothing ran
         print(f"precmed: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -255,6 +255,9 @@ USER_FORMATS: dict[str, tuple[Callable, str]] = {
 
 def check_user_file(study: str, path: str | Path) -> None:
     """Validate a user's file for ``study`` without running anything (raises DataError)."""
+    if study not in USER_FORMATS:
+        raise DataError(f"study {study!r} does not take a data file; use one of its registered "
+                        f"datasets: {', '.join(for_study(study)) or '(none)'}")
     reader, _ = USER_FORMATS[study]
     reader(path)
 

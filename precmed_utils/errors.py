@@ -22,3 +22,7 @@ class DataError(PrecmedError):
 
 class DeviceError(PrecmedError):
     pass
+
+
+class BuildError(PrecmedError):
+    """The book could not be built (not a problem with the user's input: exit status 1)."""

@@ -12,7 +12,6 @@ import json
 import math
 import platform
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -70,6 +69,7 @@ class Run:
     device: str
     output_dir: Path
     data: list[dict] = field(default_factory=list)
+    claims: list[dict] = field(default_factory=list)
     started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -88,7 +88,6 @@ class Run:
             "platform": platform.platform(),
             "git_commit": git_commit(),
             "started": self.started,
-            "command": " ".join(sys.argv[:1]),
         }
 
     def write_manifest(self) -> None:
@@ -144,7 +143,7 @@ class Run:
             outcome, evidence = checks[c["id"]]
             rows.append({"id": c["id"], "claim": c["claim"], "rule (set " + str(c["set"]) + ")": c["rule"],
                          "verdict": VERDICTS[outcome], "evidence": evidence})
-        self._claims = rows
+        self.claims = rows
         return pd.DataFrame(rows).set_index("id")
 
     def save(self, metrics: dict[str, dict], extra: dict | None = None) -> Path:
@@ -153,14 +152,14 @@ class Run:
         key = info["headline"].get("key")
         doc = {
             "study": self.study,
-            "profile_parameters": self.params,
+            "parameters": self.params,
             "device": self.device,
             "data": [{k: d[k] for k in ("name", "kind")} for d in self.data],
             "metrics": metrics,
             "headline": {"metric": info["headline"]["metric"], "key": key,
                          "ours": metrics.get(key), "paper": info["headline"].get("value")},
             "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"]}
-                       for r in getattr(self, "_claims", [])],
+                       for r in self.claims],
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **(extra or {}),
         }

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import data as data_registry
-from .errors import ParameterError, PrecmedError
+from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
 from .results import fmt
 from .seeding import choose_device
@@ -244,7 +244,7 @@ def build_html(stage: Path, html_out: Path, *, strict: bool = True, log=print) -
     log("building the book: " + " ".join(cmd[1:]))
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise PrecmedError("the book build failed:\n" + (res.stdout[-4000:] + res.stderr[-4000:]))
+        raise BuildError("the book build failed:\n" + (res.stdout[-4000:] + res.stderr[-4000:]))
     shutil.rmtree(html_out, ignore_errors=True)
     shutil.move(str(stage / "_build" / "html"), str(html_out))
 

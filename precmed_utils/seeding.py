@@ -6,7 +6,6 @@ torch is optional: it is seeded and queried only if it is installed, and importe
 from __future__ import annotations
 
 import importlib.util
-import os
 import random
 import sys
 
@@ -27,7 +26,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and (if installed) torch; return a NumPy Generator for explicit use."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     torch = sys.modules.get("torch")  # seed torch only if the study imported it
     if torch is not None:
         torch.manual_seed(seed)
