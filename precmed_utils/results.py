@@ -122,7 +122,8 @@ class Run:
                 "metric": v["metric"],
                 "paper": fmt(paper) if paper is not None else "not reported [U]",
                 "ours (mean ± SD)": fmt(mean, o.get("sd")) if mean is not None else "not run",
-                "difference": fmt(mean - paper) if (paper is not None and mean is not None) else "—",
+                "difference": ("not comparable" if v.get("comparable") is False else
+                               fmt(mean - paper) if (paper is not None and mean is not None) else "—"),
                 "paper value": tag.get(v.get("verified"), str(v.get("verified"))),
                 "source / note": v.get("source", ""),
             })

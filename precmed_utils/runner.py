@@ -186,7 +186,9 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
             ours = (m.get("headline") or {}).get("ours") or {}
             if ours.get("mean") is not None:
                 ours_s = fmt(ours["mean"], ours.get("sd"))
-                if paper is not None:
+                if h.get("comparable") is False:
+                    diff_s = "not comparable"
+                elif paper is not None:
                     diff_s = fmt(ours["mean"] - paper)
             verdicts = m.get("claims", [])
             claims_s = "<br>".join(f"{c['id']} {c['verdict']}" for c in verdicts) or "—"

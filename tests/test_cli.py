@@ -6,11 +6,14 @@ import json
 import pytest
 from conftest import precmed, write_matrix
 
+from precmed_utils.studies import all_studies, implemented_studies
+
 
 def test_list():
     r = precmed("list")
     assert r.returncode == 0
-    assert "cancer_subtyping" in r.stdout and r.stdout.count("not reproduced yet") == 10
+    assert "cancer_subtyping" in r.stdout
+    assert r.stdout.count("not reproduced yet") == len(all_studies()) - len(implemented_studies())
     r = precmed("list", "cancer_subtyping")
     assert "n_folds: int = 10 in [2, 50]" in r.stdout and "profile smoke" in r.stdout
 
@@ -86,3 +89,40 @@ def test_user_csv_multiclass_and_a_failed_run_keeps_earlier_results(tmp_path):
     assert r.returncode == 1 and "FAILED" in r.stderr and "ValueError" in r.stderr
     assert sorted(p.name for p in run_dir.rglob("*")) == before
     assert list((runs / "cancer_subtyping").glob("failed-smoke-*"))
+
+
+def test_adr_bcpnn_refuses_a_malformed_count_table(tmp_path):
+    bad = tmp_path / "counts.csv"
+    bad.write_text("event,DrugA,DrugB\nNausea,3,lots\nRash,1,2\n")
+    r = precmed("run", "adr_bcpnn", "-p", f"data={bad}", "--runs-dir", str(tmp_path / "runs"))
+    assert r.returncode == 2 and "line 2, column 'DrugB': 'lots' is not a non-negative integer" in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_adr_bcpnn_runs_on_a_users_report_level_file(tmp_path):
+    """A FAERS-like extract the project has never seen: report_id, drug, event, stratum, date."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["report_id,drug,event,stratum,date"]
+    drugs, events = [f"drug{i}" for i in range(15)], [f"event{j}" for j in range(25)]
+    for rep in range(1500):
+        day = f"2024-{1 + rep * 12 // 1500:02d}-15"
+        sex = "F" if rep % 3 else "M"
+        ds = set(rng.choice(drugs, 1 + rng.poisson(0.8)))
+        es = set(rng.choice(events, 1 + rng.poisson(1.0)))
+        if "drug3" in ds and rng.random() < 0.5:
+            es.add("event7")  # a planted association
+        lines += [f"R{rep},{d},{e},{sex},{day}" for d in ds for e in es]
+    path = tmp_path / "faers_extract.csv"
+    path.write_text("\n".join(lines) + "\n")
+    runs = tmp_path / "runs"
+    r = precmed("run", "adr_bcpnn", "--profile", "smoke", "-p", f"data={path}", "--runs-dir", str(runs),
+                "--no-progress")
+    assert r.returncode == 0, r.stderr
+    (run_dir,) = (runs / "adr_bcpnn").glob("smoke-*")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["metrics"]["user_data/bcpnn/n_signals"]["mean"] >= 1
+    assert {c["id"]: c["verdict"] for c in metrics["claims"]}["C1"] == "not comparable"
+    assert "R17," not in (run_dir / "notebook.ipynb").read_text(), "no report ids in the output"

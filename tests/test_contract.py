@@ -49,6 +49,9 @@ def test_paper_values_are_complete():
             assert key in info, f"{sid}: {key}"
         assert info["data_kind"] in ("same", "open substitute", "simulated")
         assert "verified" in info["headline"] and "source" in info["headline"]
+        allowed = {"metric", "key", "value", "verified", "source", "comparable"}
+        for entry in [info["headline"], *info.get("values", [])]:
+            assert set(entry) <= allowed, f"{sid}: unexpected keys {set(entry) - allowed} (unquoted comma?)"
         for c in info["claims"]:
             assert {"id", "claim", "rule", "set"} <= set(c)
     bib = (ROOT / "book" / "references.bib").read_text()
