@@ -109,6 +109,22 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
+def read_header(path: Path, expected: str) -> list[str]:
+    """The stripped header row of a CSV (plain or gzipped), or a DataError saying what is wrong."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file. {expected}")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a file. {expected}")
+    try:
+        with _open_text(path) as fh:
+            header = next(csv.reader(fh), None)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot be read as a UTF-8 CSV ({exc}). {expected}") from exc
+    if not header:
+        raise DataError(f"{path}: the file is empty. {expected}")
+    return [h.strip() for h in header]
+
+
 def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
     """Read and validate a labelled matrix; return ``(X, y, sample_ids)``.
 
@@ -116,19 +132,7 @@ def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
     reported with the file and the line (1-based, header = line 1) and column where it occurs.
     """
     path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"{path}: no such file. Expected: {LABELLED_MATRIX_FORMAT}")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a file. Expected: {LABELLED_MATRIX_FORMAT}")
-    try:
-        with _open_text(path) as fh:
-            header = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot be read as a UTF-8 CSV ({exc}). "
-                        f"Expected: {LABELLED_MATRIX_FORMAT}") from exc
-    if not header:
-        raise DataError(f"{path}: the file is empty. Expected: {LABELLED_MATRIX_FORMAT}")
-    header = [h.strip() for h in header]
+    header = read_header(path, f"Expected: {LABELLED_MATRIX_FORMAT}")
     if "label" not in header:
         shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
         raise DataError(f"{path}, line 1: no column named 'label' (columns: {shown}). "
@@ -448,27 +452,27 @@ def read_reference_sets(euadr: Path, omop: Path, negatives: Path) -> pd.DataFram
 
 
 _PV = "adr_bcpnn"
+
+
+def _faers_table(name: str, file: str, sha: str, what: str, short: str) -> Dataset:
+    return Dataset(
+        name=name, description=f"FDA FAERS {what}, pair counts",
+        files={f"faers_tables/{file}": sha},
+        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
+        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
+        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": short})
+
+
 DATASETS.update({
-    "faers_statin49": Dataset(
-        name="faers_statin49",
-        description="FDA FAERS 2014Q3-2020Q4: 49 statin-related adverse events (+ 'Other AE') x "
-                    "6 statins (+ 'Other'), pair counts",
-        files={"faers_tables/statin49.csv":
-               "485371cb8999176bd87112cf220a9a2fe74fff868fee53354d119d85e2aae09d"},
-        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
-        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
-        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": "FAERS statins, 49 AEs"},
-    ),
-    "faers_statin101": Dataset(
-        name="faers_statin101",
-        description="FDA FAERS 2021Q1-2023Q4: the 101 most frequent adverse events (+ 'Other AEs') "
-                    "x 4 statins (+ 'Other'), pair counts",
-        files={"faers_tables/statin101.csv":
-               "5d28e42a6ce77ad2d7bb6610d9cfbba4c5baeed5d64d848cc42a64b8629586a3"},
-        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
-        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
-        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": "FAERS statins, 101 AEs"},
-    ),
+    "faers_statin49": _faers_table(
+        "faers_statin49", "statin49.csv", "485371cb8999176bd87112cf220a9a2fe74fff868fee53354d119d85e2aae09d",
+        "2014Q3-2020Q4: 49 statin-related adverse events (+ 'Other AE') x 6 statins (+ 'Other')",
+        "FAERS statins, 49 AEs"),
+    "faers_statin101": _faers_table(
+        "faers_statin101", "statin101.csv",
+        "5d28e42a6ce77ad2d7bb6610d9cfbba4c5baeed5d64d848cc42a64b8629586a3",
+        "2021Q1-2023Q4: the 101 most frequent adverse events (+ 'Other AEs') x 4 statins (+ 'Other')",
+        "FAERS statins, 101 AEs"),
     "caers_2012": Dataset(
         name="caers_2012",
         description="FDA CFSAN CAERS 2012, dietary supplements: report-level rows (report, "
@@ -562,18 +566,7 @@ def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DA
     """
     path = Path(path).expanduser()
     expected = f"Expected: {SURVIVAL_TABLE_FORMAT}"
-    if not path.exists():
-        raise DataError(f"{path}: no such file. {expected}")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a file. {expected}")
-    try:
-        with _open_text(path) as fh:
-            header = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot be read as a UTF-8 CSV ({exc}). {expected}") from exc
-    if not header:
-        raise DataError(f"{path}: the file is empty. {expected}")
-    header = [h.strip() for h in header]
+    header = read_header(path, expected)
     shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
     for col in ("event", "time"):
         if col not in header:
