@@ -8,6 +8,7 @@ downloads). Import the submodules you need:
 - ``precmed_utils.seeding``  seeding and device choice
 - ``precmed_utils.data``     the data registry (checksums, licences, loaders)
 - ``precmed_utils.metrics``  metrics shared by several studies
+- ``precmed_utils.signals``  disproportionality measures and report-level counting (pharmacovigilance)
 - ``precmed_utils.results``  metrics JSON, run manifest, paper-versus-ours tables, claim verdicts
 - ``precmed_utils.plotting`` the book's seaborn theme
 - ``precmed_utils.runner``   executing notebooks with papermill and building the book

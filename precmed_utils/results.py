@@ -54,10 +54,10 @@ def git_commit() -> str | None:
 def fmt(value: float | None, sd: float | None = None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if sd is None and float(value).is_integer() and abs(value) >= 10:
+    if not sd and float(value).is_integer() and abs(value) >= 10:
         return str(int(value))  # a count, e.g. a number of signals
     s = f"{value:.{digits}f}"
-    return f"{s} ± {sd:.{digits}f}" if sd is not None else s
+    return f"{s} ± {sd:.{digits}f}" if sd else s  # no spread to show for a single value
 
 
 @dataclass

@@ -165,8 +165,8 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         f"by `precmed book` from the runs it made ({now}, profile `{profile}`); nothing on it "
         "is typed in by hand. *Paper* values marked [U] could not be verified in a primary "
         "source; a blank means the paper reports no number that could be retrieved.", "",
-        "| Study | Ref. | Headline metric | Paper | Ours | Diff. | Data | Claims |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Study (survey ref.) | Headline metric | Paper | Ours | Diff. | Data | Claims |",
+        "|---|---|---|---|---|---|---|",
     ]
     details = []
     for sid in all_studies():
@@ -194,7 +194,7 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
             claims_s = "<br>".join(f"{c['id']} {c['verdict']}" for c in verdicts) or "—"
             title = f"[{info['title']}](studies/{sid}.ipynb)"
             details.append((info["title"], sid, verdicts))
-        lines.append(f"| {title} | {info['survey_ref']} | {h['metric']} | {paper_s} | {ours_s} | "
+        lines.append(f"| {title} {info['survey_ref']} | {h['metric']} | {paper_s} | {ours_s} | "
                      f"{diff_s} | {info['data_kind']} | {claims_s} |")
     lines += ["", "*Data*: **same** = the paper's own (open) data; **open substitute** = an "
               "openly licensed dataset standing in for the paper's restricted one; **simulated** "

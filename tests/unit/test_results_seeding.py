@@ -65,3 +65,4 @@ def test_paper_table_verdicts_and_save(tmp_path):
 
 def test_fmt():
     assert fmt(None) == "n/a" and fmt(0.12345) == "0.123" and fmt(0.5, 0.25) == "0.500 ± 0.250"
+    assert fmt(149.0, 0.0) == "149" and fmt(0.5, 0.0) == "0.500"

@@ -53,7 +53,7 @@ def test_scoreboard_lists_every_study(tmp_path):
         "claims": [{"id": "C1", "verdict": "not reproduced", "evidence": "0.90 < 0.95"}]}))
     md = scoreboard_markdown({"cancer_subtyping": RunResult("cancer_subtyping", "smoke", True,
                                                             str(run_dir), 1.0)}, "smoke")
-    rows = [line for line in md.splitlines() if line.startswith("| ") and "[" in line.split("|")[2]]
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "[" in line.split("|")[1]]
     assert len(rows) == 11
     assert md.count("not reproduced yet") == 10
     assert "0.900 ± 0.010" in md and "C1 not reproduced" in md
