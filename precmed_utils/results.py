@@ -60,6 +60,15 @@ def fmt(value: float | None, sd: float | None = None, digits: int = 3) -> str:
     return f"{s} ± {sd:.{digits}f}" if sd else s  # no spread to show for a single value
 
 
+def difference(ours: float | None, paper: float | None, comparable: bool = True) -> str:
+    """Ours minus the paper's value, or why there is none. Used by chapters and the scoreboard."""
+    if comparable is False:
+        return "not comparable"
+    if ours is None or paper is None:
+        return "—"
+    return fmt(ours - paper)
+
+
 @dataclass
 class Run:
     """One execution of a study notebook: parameters, device, data, outputs."""
@@ -122,8 +131,7 @@ class Run:
                 "metric": v["metric"],
                 "paper": fmt(paper) if paper is not None else "not reported [U]",
                 "ours (mean ± SD)": fmt(mean, o.get("sd")) if mean is not None else "not run",
-                "difference": ("not comparable" if v.get("comparable") is False else
-                               fmt(mean - paper) if (paper is not None and mean is not None) else "—"),
+                "difference": difference(mean, paper, v.get("comparable", True)),
                 "paper value": tag.get(v.get("verified"), str(v.get("verified"))),
                 "source / note": v.get("source", ""),
             })

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
-from .results import fmt
+from .results import difference, fmt
 from .seeding import choose_device
 from .studies import (
     all_studies,
@@ -73,7 +73,8 @@ def prepare(study: str, profile: str = "default", overrides: dict | None = None,
         raise ParameterError("output_dir is set by the runner (runs/<study>/<profile>-<hash>/); "
                              "use --runs-dir to choose another root folder")
     params = resolve(study, profile, overrides)
-    choose_device(params["device"], supports_gpu=supports_gpu(study))  # cuda without a GPU: stop now
+    if params["device"] == "cuda":  # no usable GPU: stop now (auto is resolved in the notebook)
+        choose_device("cuda", supports_gpu=supports_gpu(study))
     data = params.get("data")
     if isinstance(data, str) and data not in data_registry.DATASETS and data != "all":
         path = Path(data).expanduser().resolve()
@@ -186,10 +187,7 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
             ours = (m.get("headline") or {}).get("ours") or {}
             if ours.get("mean") is not None:
                 ours_s = fmt(ours["mean"], ours.get("sd"))
-                if h.get("comparable") is False:
-                    diff_s = "not comparable"
-                elif paper is not None:
-                    diff_s = fmt(ours["mean"] - paper)
+                diff_s = difference(ours["mean"], paper, h.get("comparable", True))
             verdicts = m.get("claims", [])
             claims_s = "<br>".join(f"{c['id']} {c['verdict']}" for c in verdicts) or "—"
             title = f"[{info['title']}](studies/{sid}.ipynb)"

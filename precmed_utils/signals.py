@@ -94,6 +94,11 @@ class Counts:
     drug_names: np.ndarray
     event_names: np.ndarray
 
+    def select(self, mask) -> Counts:
+        """The pairs where ``mask`` is true (margins, N and names unchanged)."""
+        return Counts(self.drug[mask], self.event[mask], self.n11[mask], self.n1_[mask], self.n_1[mask],
+                      self.N, self.E[mask], self.drug_names, self.event_names)
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({"drug": self.drug_names[self.drug], "event": self.event_names[self.event],
                              "n11": self.n11, "n1.": self.n1_, "n.1": self.n_1, "N": self.N,
@@ -392,8 +397,7 @@ def time_scan(reports: Reports, period: np.ndarray, *, stratified: bool = False,
         keep = c.n11 >= min_count
         if not keep.any():
             continue
-        c = Counts(*(getattr(c, f)[keep] for f in ("drug", "event", "n11", "n1_", "n_1")), c.N,
-                   c.E[keep], c.drug_names, c.event_names)
+        c = c.select(keep)
         m = all_measures(c, prior_start=prior)  # the GPS prior is refitted at every snapshot
         prior = m.attrs["gps_prior"]
         out.append(m.assign(period=int(t)))
