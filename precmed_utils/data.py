@@ -278,6 +278,17 @@ def check_user_file(study: str, path: str | Path) -> None:
     reader(path)
 
 
+def _user_checksums(path: Path, limit: int = 200) -> dict[str, str]:
+    """sha256 of a user's file, or of the files in a user's folder (the first ``limit``)."""
+    if path.is_file():
+        return {str(path): sha256(path)}
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    sums = {str(p): sha256(p) for p in files[:limit]}
+    if len(files) > limit:
+        sums["..."] = f"{len(files) - limit} more files not checksummed"
+    return sums
+
+
 def load(name_or_path: str, *, study: str | None = None, user_loader: Callable | None = None, **kwargs):
     """Load a registered dataset (checksums verified) or a user's file (format validated).
 
@@ -296,14 +307,14 @@ def load(name_or_path: str, *, study: str | None = None, user_loader: Callable |
             info["package"] = {"name": ds.package, "version": _package_version(ds.package)}
         return loaded, info
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"data: {name_or_path!r} is neither a registered dataset "
-                        f"({', '.join(DATASETS)}) nor an existing file")
+                        f"({', '.join(DATASETS)}) nor an existing file or folder")
     if user_loader is None:
         user_loader = USER_FORMATS[study][0] if study in USER_FORMATS else read_labelled_matrix
     loaded = user_loader(path, **kwargs)
     info = {"name": path.name, "kind": "restricted", "licence": "user-provided",
-            "citation": "user-provided", "sha256": {str(path): sha256(path)},
+            "citation": "user-provided", "sha256": _user_checksums(path),
             "scale": "unknown", "short": path.stem}
     return loaded, info
 
@@ -702,3 +713,9 @@ DATASETS.update({
     ),
 })
 USER_FORMATS[_BCP] = (read_survival_table, SURVIVAL_TABLE_FORMAT)
+
+
+# Text corpora (sequence-labelling studies) register their datasets and user formats in their own
+# modules, which build on the registry above.
+from . import corpora as _corpora  # noqa: E402,F401
+from . import deid as _deid  # noqa: E402,F401

@@ -56,7 +56,7 @@ class Param:
         if "choices" in self.constraint:
             extra = " one of " + ", ".join(map(str, self.constraint["choices"]))
             if self.constraint.get("or_path"):
-                extra += ", or a path to your own file"
+                extra += ", or a path to your own file or folder"
         elif "min" in self.constraint or "max" in self.constraint:
             lo, hi = self.constraint.get("min", "-inf"), self.constraint.get("max", "inf")
             extra = f" in [{lo}, {hi}]"
@@ -187,7 +187,7 @@ def _constraint_problems(p: Param, value: Any) -> list[str]:
                 continue
             allowed = ", ".join(map(str, c["choices"]))
             if c.get("or_path"):
-                allowed += ", or a path to an existing file"
+                allowed += ", or a path to an existing file or folder"
                 if _looks_like_path(v, must_exist=False):
                     problems.append(f"{p.name}: file {v!r} does not exist (expected {allowed})")
                     continue
@@ -204,7 +204,7 @@ def _constraint_problems(p: Param, value: Any) -> list[str]:
 
 def _looks_like_path(value: str, must_exist: bool = True) -> bool:
     if must_exist:
-        return Path(value).expanduser().is_file()
+        return Path(value).expanduser().exists()  # a file, or a folder (BRAT, i2b2 XML)
     return "/" in value or "." in Path(value).name
 
 
