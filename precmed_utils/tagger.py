@@ -286,7 +286,7 @@ def train_tagger(model: Tagger, train: Sequence[dict], dev: Sequence[dict],
     """Train ``model`` on encoded examples with early stopping on ``score`` (higher is better) of
     its predictions on ``dev``; the best epoch's weights are restored. The progress bar shows the
     loss and dev score; ``tokens_per_second`` counts training tokens over training time only."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     model.to(device)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, momentum=momentum)
