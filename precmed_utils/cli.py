@@ -21,6 +21,7 @@ EPILOG = """examples:
   precmed run cancer_subtyping -p n_repeats=5 -p methods=CERP,RandomForest
   precmed run cancer_subtyping -p data=/path/to/my_expression.csv
   precmed book --jobs 2
+  precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
 """
 
 
@@ -87,6 +88,16 @@ def _cmd_clean(args) -> int:
     return 0
 
 
+def _cmd_deid(args) -> int:
+    from .deid import deidentify
+
+    summary = deidentify(args.model_dir, args.input, args.output, mode=args.mode, seed=args.seed)
+    by_label = ", ".join(f"{k} {v}" for k, v in summary["by_label"].items()) or "none"
+    print(f"de-identified {summary['files']} file(s): {summary['spans']} PHI span(s) replaced ({by_label})")
+    print(f"  output: {summary['output']} (with .phi.json sidecars)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="precmed", description="Run the precmed reproductions "
                                  "and build the book.", epilog=EPILOG,
@@ -113,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--out", default=None, help="build folder (default: _build/)")
     p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("deid", help="write a de-identified copy of notes with a model saved by the "
+                       "deidentification study")
+    p.add_argument("model_dir", help="the model folder a deidentification run saved (<run>/model)")
+    p.add_argument("input", help="a UTF-8 text file, or a folder of .txt notes")
+    p.add_argument("output", help="the output file or folder (must not exist)")
+    p.add_argument("--mode", choices=("tags", "surrogates"), default="tags",
+                   help="replace PHI by [**TYPE**] tags (default) or realistic surrogates")
+    p.add_argument("--seed", type=int, default=0, help="seed of the surrogates (default 0)")
+    p.set_defaults(func=_cmd_deid)
 
     p = sub.add_parser("clean", help="remove the built book (and with --runs, all runs)")
     p.add_argument("--runs", action="store_true", help="also remove runs/")
