@@ -1,6 +1,9 @@
+import contextlib
 import gzip
+import io
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +14,28 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def precmed(*args, cwd=None):
-    """Run the installed `precmed` command; return the CompletedProcess."""
-    return subprocess.run([str(BIN / "precmed"), *args], capture_output=True, text=True, cwd=cwd)
+def precmed(*args, cwd=None, subprocess_run=False):
+    """Run `precmed` with ``args``; return a CompletedProcess (returncode, stdout, stderr).
+
+    By default the command's ``main`` runs in this process (a new process per call costs seconds
+    of imports, and the CLI tests make dozens of calls); an exception that escapes it becomes a
+    traceback on stderr and exit status 1, as it would from the installed script.
+    ``subprocess_run=True`` (or a ``cwd``) runs the installed script itself.
+    """
+    if subprocess_run or cwd is not None:
+        return subprocess.run([str(BIN / "precmed"), *args], capture_output=True, text=True, cwd=cwd)
+    from precmed_utils.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(["precmed", *args], code, out.getvalue(), err.getvalue())
 
 
 def write_matrix(path: Path, n_per_class=(12, 10, 8), n_genes=30, seed=1, raw=False) -> Path:

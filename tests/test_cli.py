@@ -10,7 +10,7 @@ from precmed_utils.studies import all_studies, implemented_studies
 
 
 def test_list():
-    r = precmed("list")
+    r = precmed("list", subprocess_run=True)  # the installed script itself
     assert r.returncode == 0
     assert "cancer_subtyping" in r.stdout
     assert r.stdout.count("not reproduced yet") == len(all_studies()) - len(implemented_studies())
