@@ -20,6 +20,8 @@ EPILOG = """examples:
   precmed run cancer_subtyping --profile smoke
   precmed run cancer_subtyping -p n_repeats=5 -p methods=CERP,RandomForest
   precmed run cancer_subtyping -p data=/path/to/my_expression.csv
+  precmed sweep concept_extraction -p hidden=25,50,100 -p optimizer=adagrad,adam --seeds 0-2
+  precmed sweep cancer_subtyping -p n_genes=100,500 --seeds 0-9 --scheduler tcp://10.0.0.5:8786
   precmed book --jobs 2
   precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
 """
@@ -76,6 +78,22 @@ def _cmd_book(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .sweep import DaskExecutor, run_sweep
+
+    executor = DaskExecutor(args.scheduler) if args.scheduler else None
+    out = run_sweep(args.study, args.param, args.seeds, profile=args.profile, runs_dir=args.runs_dir,
+                    executor=executor, jobs=args.jobs, metric=args.metric)
+    print(f"\n{out['runs']} runs ({out['reused']} reused from earlier runs): {out['folder']}")
+    for key in ("results", "summary", "figure"):
+        if key in out:
+            print(f"  {key}: {out[key]}")
+    if out["failed"]:
+        print(f"{len(out['failed'])} run(s) failed:\n  " + "\n  ".join(out["failed"]), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_clean(args) -> int:
     from .studies import project_root
 
@@ -117,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=None, help="root folder of the runs (default: runs/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("sweep", help="run a grid of parameter settings x seeds and gather the metrics")
+    p.add_argument("study")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=V1,V2",
+                   help="a swept parameter and its values (repeatable; the grid is their product); "
+                   "for list parameters separate the settings with ';'")
+    p.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
+    p.add_argument("--profile", default="default", choices=PROFILES)
+    p.add_argument("--jobs", type=int, default=2, help="parallel runs on this machine (default 2)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask distributed cluster (its scheduler's address) instead")
+    p.add_argument("--metric", default=None, help="the metric of the summary figure (default: the first "
+                   "metric every run reports)")
+    p.add_argument("--runs-dir", default=None)
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("book", help="run every study and build the HTML book")
     p.add_argument("--profile", default="default", choices=PROFILES)

@@ -441,7 +441,7 @@ DATASETS.update({
         description="E3C English layer 3: 9,779 unannotated clinical cases (JSON, per-document "
                     "licence) for word2vec pretraining",
         files=_E3C_LAYER3, licence="per document: CC BY / CC BY-SA (used by default), CC BY-NC(-SA) (opt-in)",
-        citation=_E3C_CITE, kind="open", loader=read_layer3, studies=(STUDY,),
+        citation=_E3C_CITE, kind="open", loader=read_layer3, studies=(STUDY, "concept_extraction"),
         meta={"short": "E3C layer 3"},
     ),
 })
