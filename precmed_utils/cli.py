@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import BuildError, PrecmedError
+from .errors import BuildError, ParameterError, PrecmedError
 from .params import PROFILES
 
 EPILOG = """examples:
@@ -23,6 +23,7 @@ EPILOG = """examples:
   precmed sweep concept_extraction -p hidden=25,50,100 -p optimizer=adagrad,adam --seeds 0-2
   precmed sweep cancer_subtyping -p n_genes=100,500 --seeds 0-9 --scheduler tcp://10.0.0.5:8786
   precmed book --jobs 2
+  precmed benchmark --profiles smoke,default
   precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
 """
 
@@ -94,6 +95,24 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_benchmark(args) -> int:
+    from .benchmark import load, performance_markdown, run_benchmark
+    from .params import PROFILES as known
+    from .studies import check_study
+
+    profiles = tuple(p.strip() for p in args.profiles.split(",") if p.strip())
+    bad = [p for p in profiles if p not in known]
+    if bad or not profiles:
+        raise ParameterError(f"--profiles: {', '.join(bad) or 'none given'}; "
+                             f"expected some of {', '.join(known)}")
+    studies = [check_study(s) for s in args.studies] or None
+    out = Path(args.out) if args.out else None
+    entry = run_benchmark(studies, profiles, out)
+    print()
+    print(performance_markdown(load(out)))
+    return 0 if all(r["ok"] for r in entry["runs"].values()) else 1
+
+
 def _cmd_clean(args) -> int:
     from .studies import project_root
 
@@ -150,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "metric every run reports)")
     p.add_argument("--runs-dir", default=None)
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("benchmark", help="measure wall time and peak memory of each study's runs "
+                       "(into book/performance.json, shown on the book's Performance page)")
+    p.add_argument("studies", nargs="*", help="studies to measure (default: all)")
+    p.add_argument("--profiles", default="smoke,default", help="comma-separated (default smoke,default)")
+    p.add_argument("--out", default=None, help="the figures file (default book/performance.json)")
+    p.set_defaults(func=_cmd_benchmark)
 
     p = sub.add_parser("book", help="run every study and build the HTML book")
     p.add_argument("--profile", default="default", choices=PROFILES)

@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import benchmark
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
@@ -224,15 +225,22 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
     shutil.copytree(root / "book", stage / "book",
-                    ignore=shutil.ignore_patterns("studies", "scoreboard.md"))
+                    ignore=shutil.ignore_patterns("studies", "scoreboard.md", "performance.md"))
     studies_dir = stage / "book" / "studies"
     studies_dir.mkdir()
+    perf = benchmark.load()
     for sid, r in results.items():
         if r.ok:
-            shutil.copy2(Path(r.path) / "notebook.ipynb", studies_dir / f"{sid}.ipynb")
+            nb = json.loads((Path(r.path) / "notebook.ipynb").read_text())
+            # the run-time tiers, measured by `precmed benchmark`, under the chapter's introduction
+            tiers = {"cell_type": "markdown", "metadata": {"tags": ["precmed-tiers"]},
+                     "source": benchmark.tiers_markdown(sid, perf)}
+            nb["cells"].insert(1, tiers)
+            (studies_dir / f"{sid}.ipynb").write_text(json.dumps(nb, indent=1))
         else:
             (studies_dir / f"{sid}.md").write_text(failure_page(sid, r))
     (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
+    (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
     return stage
 
 
