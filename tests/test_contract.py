@@ -4,8 +4,8 @@ import json
 
 import pytest
 import yaml
-from papermill.translators import PythonTranslator
 from conftest import ROOT
+from papermill.translators import PythonTranslator
 
 from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate
 from precmed_utils.studies import implemented_studies, paper_values
@@ -34,7 +34,8 @@ def test_notebook_contract(path):
     # papermill reads the same cell (for --help-notebook and its unknown-parameter warning); a comment
     # it cannot parse (e.g. one containing "=") would make it call a real parameter unknown
     seen = [p.name for p in PythonTranslator.inspect({"source": parameters_cell(nb)})]
-    assert seen == [p.name for p in params], "papermill cannot parse some parameter lines (an '=' in a comment?)"
+    assert seen == [p.name for p in params], (
+        "papermill cannot parse some parameter lines (an '=' in a comment?)")
     assert all(p.help for p in params), "every parameter has a comment documenting it"
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert "{cite}`" in text, "the notebook cites its paper"
