@@ -146,7 +146,10 @@ class EHR:
         ``start`` and ``end`` are scalars or one value per patient (None: unbounded). Rows follow
         ``patient_ids``; columns are vocabulary ids (or ``code_ids``, in that order).
         """
-        pid = np.asarray(patient_ids)
+        pid = np.asarray(patient_ids, np.int64)
+        n_cols = self.n_codes if code_ids is None else len(code_ids)
+        if len(pid) == 0:
+            return sparse.csr_matrix((0, n_cols), dtype=np.float32)
         row_of = np.full(self.n_patients, -1, np.int64)
         row_of[pid] = np.arange(len(pid))
         ev = self.events
@@ -161,13 +164,11 @@ class EHR:
             e = np.asarray(end, float)
             keep &= day < (e if e.ndim == 0 else e[np.maximum(rows, 0)])
         codes = ev["code"].to_numpy()
-        n_cols = self.n_codes
         if code_ids is not None:
             col_of = np.full(self.n_codes, -1, np.int64)
             col_of[np.asarray(code_ids)] = np.arange(len(code_ids))
             codes = col_of[codes]
             keep &= codes >= 0
-            n_cols = len(code_ids)
         m = sparse.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], codes[keep])),
                               shape=(len(pid), n_cols))
         m.sum_duplicates()

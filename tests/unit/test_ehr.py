@@ -90,6 +90,8 @@ def test_reader_handles_case_gzip_and_quirks(tmp_path, lower):
     m = e.code_matrix([0, 1], 0, 365)
     assert m.shape == (2, e.n_codes)
     assert m[0, e.code_ids(["D:4019"])[0]] == 1 and m[0, e.code_ids(["D:4280"])[0]] == 0
+    assert e.code_matrix([], np.array([]), np.array([])).shape == (0, e.n_codes)
+    assert e.code_matrix([], code_ids=[0, 1]).shape == (0, 2)
 
 
 @pytest.mark.parametrize("adm_rows,dx_rows,expected", [
