@@ -719,6 +719,7 @@ USER_FORMATS[_BCP] = (read_survival_table, SURVIVAL_TABLE_FORMAT)
 # modules, which build on the registry above.
 from . import corpora as _corpora  # noqa: E402,F401
 from . import deid as _deid  # noqa: E402,F401
+from . import drug_response as _drug_response  # noqa: E402,F401
 from . import ehr as _ehr  # noqa: E402,F401
 from . import relations as _relations  # noqa: E402,F401
 from . import temporal as _temporal  # noqa: E402,F401

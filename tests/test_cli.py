@@ -20,7 +20,6 @@ def test_list():
 
 @pytest.mark.parametrize("args,expected", [
     (["run", "cancer_subtype"], "unknown study 'cancer_subtype'. Did you mean 'cancer_subtyping'?"),
-    (["run", "deep_patient"], "has no notebook yet"),
     (["run", "cancer_subtyping", "-p", "n_fold=3"], "unknown parameter 'n_fold'"),
     (["run", "cancer_subtyping", "-p", "n_folds=three"], "cannot read 'three' as int"),
     (["run", "cancer_subtyping", "-p", "n_folds=2.5"], "cannot read '2.5' as int"),

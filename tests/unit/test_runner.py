@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from precmed_utils import studies
 from precmed_utils.errors import DataError, ParameterError, UnknownStudyError
 from precmed_utils.runner import (
     RunResult,
@@ -19,10 +20,12 @@ def test_registry_lists_the_eleven_studies():
     assert "cancer_subtyping" in implemented_studies()
 
 
-def test_check_study_explains():
+def test_check_study_explains(monkeypatch, tmp_path):
     with pytest.raises(UnknownStudyError, match="Did you mean 'cancer_subtyping'"):
         check_study("cancer_subtype")
-    with pytest.raises(UnknownStudyError, match="has no notebook yet"):
+    # a checkout whose notebook of a listed study is missing
+    monkeypatch.setattr(studies, "notebook_path", lambda s: tmp_path / f"{s}.ipynb")
+    with pytest.raises(UnknownStudyError, match="'deep_patient' is listed in the survey but has no"):
         check_study("deep_patient")
 
 

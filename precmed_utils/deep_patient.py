@@ -1,0 +1,189 @@
+"""Deep Patient's evaluation protocol on coded EHR data: the observation and prediction windows,
+the diseases to predict and their new-diagnosis labels (derived from codes, so the same pipeline
+runs on simulated and MIMIC-III data), the patient split, count features scaled to [0, 1], and the
+per-disease scores (AUC-ROC, and accuracy and F-score at a fixed probability threshold).
+
+Works on an :class:`precmed_utils.ehr.EHR`. The models (the stacked denoising autoencoder, the
+random forests and the baselines) are written out in the chapter.
+
+Used by: deep_patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.metrics import f1_score, roc_auc_score
+
+from .ehr import EHR
+
+
+@dataclass
+class Diseases:
+    """The diseases to predict: a name and the vocabulary ids of its codes, in the same order."""
+
+    names: list[str]
+    code_ids: list[np.ndarray]
+    source: str  # "simulator groups" or "ICD-9 3-digit categories"
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def candidate_diseases(ehr: EHR) -> Diseases:
+    """The simulator's disease groups (``truth.diseases``, their interchangeable codes) or, on real
+    data, every ICD-9 three-digit category (E codes: four characters) present in the diagnoses."""
+    if ehr.truth is not None:
+        groups = ehr.truth.groups.set_index("group")
+        names = list(ehr.truth.diseases)
+        ids = [ehr.code_ids(list(groups.at[g, "codes"])) for g in names]
+        return Diseases(names, ids, "simulator groups")
+    voc = ehr.vocab
+    dx = voc[voc["kind"] == "diagnosis"]
+    blocks = dx.groupby("block").groups
+    names = sorted(blocks)
+    return Diseases(names, [np.sort(np.asarray(blocks[b], np.int64)) for b in names],
+                    "ICD-9 3-digit categories")
+
+
+def new_diagnosis_labels(ehr: EHR, patient_ids, diseases: Diseases, split_day: float,
+                         window_days: float = 365) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient and disease: ``eligible`` (no code of the disease before ``split_day``) and
+    ``label`` (eligible and a first code of the disease in [split_day, split_day + window_days)).
+
+    Only *new* diagnoses count, as in Miotto et al. 2016. Returns two bool arrays (patients x
+    diseases), rows in the order of ``patient_ids``.
+    """
+    pid = np.asarray(patient_ids)
+    n, k = len(pid), len(diseases)
+    eligible = np.ones((n, k), bool)
+    label = np.zeros((n, k), bool)
+    if k == 0 or n == 0:
+        return eligible, label
+    cols = np.concatenate(diseases.code_ids) if any(len(c) for c in diseases.code_ids) else np.zeros(0, int)
+    dis_of_code = np.full(ehr.n_codes, -1, np.int64)
+    for d, ids in enumerate(diseases.code_ids):
+        dis_of_code[ids] = d
+    row_of = np.full(ehr.n_patients, -1, np.int64)
+    row_of[pid] = np.arange(n)
+    ev = ehr.events
+    code = ev["code"].to_numpy()
+    rows = row_of[ev["patient_id"].to_numpy()]
+    keep = (rows >= 0) & np.isin(code, cols)
+    rows, dis, day = rows[keep], dis_of_code[code[keep]], ev["day"].to_numpy()[keep]
+    before = day < split_day
+    eligible[rows[before], dis[before]] = False
+    inside = (day >= split_day) & (day < split_day + window_days)
+    label[rows[inside], dis[inside]] = True
+    return eligible, label & eligible
+
+
+def select_diseases(diseases: Diseases, eligible: np.ndarray, label: np.ndarray, train_rows,
+                    min_train_positives: int = 10, max_diseases: int = 0) -> tuple[Diseases, pd.DataFrame]:
+    """Keep the diseases with at least ``min_train_positives`` new diagnoses among the training
+    patients (the paper dropped diseases with fewer than 10 training patients); if
+    ``max_diseases`` > 0, keep the ones with most training positives (ties by name).
+
+    Returns the kept diseases and a table of counts (training positives, eligible patients) for
+    every candidate, with a column ``kept``.
+    """
+    tr = np.asarray(train_rows)
+    pos = label[tr].sum(0)
+    elig = eligible[tr].sum(0)
+    table = pd.DataFrame({"disease": diseases.names, "train_eligible": elig.astype(int),
+                          "train_positives": pos.astype(int)})
+    ok = table["train_positives"] >= min_train_positives
+    ranked = table[ok].sort_values(["train_positives", "disease"], ascending=[False, True])
+    if max_diseases > 0:
+        ranked = ranked.head(max_diseases)
+    keep = set(ranked["disease"])
+    table["kept"] = table["disease"].isin(keep)
+    idx = [i for i, name in enumerate(diseases.names) if name in keep]
+    kept = Diseases([diseases.names[i] for i in idx], [diseases.code_ids[i] for i in idx], diseases.source)
+    return kept, table
+
+
+def patient_split(patient_ids, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random split of patients (every record of a patient on one side), sorted ids."""
+    pid = np.asarray(patient_ids)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(pid))
+    n_test = int(round(test_fraction * len(pid)))
+    n_test = min(max(n_test, 1), len(pid) - 1) if len(pid) > 1 else 0
+    return np.sort(pid[perm[n_test:]]), np.sort(pid[perm[:n_test]])
+
+
+def observation_cohort(ehr: EHR, split_day: float, require_followup: bool = False) -> np.ndarray:
+    """Patients with a record before ``split_day`` (and, if ``require_followup``, one on or after
+    it: on real data a patient who never comes back is unobserved, not healthy)."""
+    ev = ehr.events
+    p, day = ev["patient_id"].to_numpy(), ev["day"].to_numpy()
+    has_before = np.zeros(ehr.n_patients, bool)
+    has_before[p[day < split_day]] = True
+    if require_followup:
+        after = np.zeros(ehr.n_patients, bool)
+        after[p[day >= split_day]] = True
+        has_before &= after
+    return np.flatnonzero(has_before)
+
+
+class MaxScaler:
+    """Counts scaled to [0, 1] per feature: (x - min) / (max - min) with the training minimum and
+    maximum, as scikit-learn's MinMaxScaler, for sparse count matrices (a feature's minimum is 0 as
+    soon as one training patient lacks it, which keeps the matrix sparse). Values beyond the
+    training range are clipped to [0, 1]; features constant in training are set to 0."""
+
+    def fit(self, x: sparse.spmatrix) -> MaxScaler:
+        x = sparse.csc_matrix(x, dtype=np.float64)
+        n = x.shape[0]
+        self.max_ = np.asarray(x.max(axis=0).todense()).ravel()
+        full = np.diff(x.indptr) == n  # no zero in the column: its minimum may be above 0
+        self.min_ = np.zeros(x.shape[1])
+        if full.any():
+            self.min_[full] = np.asarray(x[:, np.flatnonzero(full)].min(axis=0).todense()).ravel()
+        span = self.max_ - self.min_
+        self.scale_ = np.where(span > 0, 1.0 / np.where(span > 0, span, 1), 0.0)
+        return self
+
+    def transform(self, x: sparse.spmatrix) -> sparse.csr_matrix:
+        x = sparse.csr_matrix(x, dtype=np.float64)
+        if np.any(self.min_ > 0):  # rare: shift (dense in those columns only)
+            shift = sparse.csr_matrix(np.outer(np.ones(x.shape[0]), self.min_))
+            x = x - shift
+        out = sparse.csr_matrix(x.multiply(self.scale_[None, :]))
+        out.data = np.clip(out.data, 0.0, 1.0)
+        out.eliminate_zeros()
+        return out.astype(np.float32)
+
+
+def feature_matrix(ehr: EHR, patient_ids, split_day: float) -> tuple[sparse.csr_matrix, list[str]]:
+    """Per patient: counts of each code before ``split_day``, then sex (1 = female, 0.5 unknown)
+    and age at the start of follow-up (missing: the median); columns named by code."""
+    pid = np.asarray(patient_ids)
+    counts = ehr.code_matrix(pid, None, split_day, binary=False)
+    pt = ehr.patients.loc[pid]
+    sex = pt["sex"].map({"F": 1.0, "M": 0.0}).fillna(0.5).to_numpy(float)
+    age = pt["age"].to_numpy(float)
+    med = np.nanmedian(ehr.patients["age"].to_numpy(float)) if ehr.patients["age"].notna().any() else 0.0
+    age = np.where(np.isnan(age), med, age)
+    demo = sparse.csr_matrix(np.c_[sex, age])
+    names = list(ehr.vocab["code"]) + ["demographic:female", "demographic:age"]
+    return sparse.hstack([counts, demo], format="csr", dtype=np.float32), names
+
+
+def threshold_scores(y_true, score, threshold: float = 0.6) -> dict[str, float]:
+    """AUC-ROC (NaN when the test set holds one class only), and accuracy and F-score of the
+    positive class when ``score >= threshold`` is called positive (F = 0 when nothing is
+    predicted positive), as Miotto et al. 2016 report them (threshold 0.6)."""
+    y = np.asarray(y_true, bool)
+    s = np.asarray(score, float)
+    pred = s >= threshold
+    auc = float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
+    acc = float((pred == y).mean()) if len(y) else float("nan")
+    f = float(f1_score(y, pred, zero_division=0.0)) if len(y) else float("nan")
+    return {"auc": auc, "accuracy": acc, "f_score": f, "positives": int(y.sum()), "n": int(len(y))}

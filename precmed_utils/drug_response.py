@@ -1,0 +1,418 @@
+"""Drug-response screens: GDSC and NCI-60 readers, the user format, binarisation, and a simulator
+of perturbation pairs (expression before and after a drug) calibrated to a real expression matrix.
+
+A screen is an expression matrix (cell lines x genes, log scale) and a long response table
+(cell_line, drug, response; lower response = more sensitive, e.g. ln IC50). The simulator plants
+latent pathway programmes, drug effects on them and a response that depends on both, and returns
+that truth (the Bayes-optimal probabilities) next to the data.
+
+Used by: drug_response.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .data import DATASETS, USER_FORMATS, Dataset, read_header
+from .errors import DataError
+
+_NA = ("", "na", "nan", "n/a", "null", "none")
+EXPRESSION_FILE, RESPONSE_FILE = "expression.csv", "response.csv"
+MIN_LINES_PER_DRUG = 10
+USER_SCREEN_FORMAT = (
+    f"a folder holding two CSV files (each optionally gzipped as .csv.gz). {EXPRESSION_FILE}: "
+    "one row per cell line; the first column holds the cell-line id (any header, e.g. "
+    "'cell_line'), every other column is one gene with a numeric expression value (log scale, "
+    "e.g. log2(TPM+1); a matrix that looks raw, all values >= 0 and some above 100, is "
+    "log2(x+1)-transformed); no missing values, no repeated ids. "
+    f"{RESPONSE_FILE}: columns cell_line, drug, response, one row per tested (cell line, drug) "
+    "pair; response numeric with LOWER = MORE SENSITIVE (e.g. ln IC50, log GI50, AUC of the "
+    "viability curve), or already binary 1 = sensitive / 0 = resistant. Each drug needs at "
+    f"least {MIN_LINES_PER_DRUG} cell lines that also appear in {EXPRESSION_FILE}."
+)
+
+
+@dataclass
+class DrugScreen:
+    """Expression (cell lines x genes, log scale) and responses (cell_line, drug, response)."""
+
+    name: str
+    expression: pd.DataFrame
+    response: pd.DataFrame
+    response_name: str = "response"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drugs(self) -> list[str]:
+        return list(dict.fromkeys(self.response["drug"]))
+
+    def matrix(self, drug: str) -> pd.Series:
+        """The responses to ``drug`` of the lines that have expression (index: cell line)."""
+        r = self.response[self.response["drug"] == drug].set_index("cell_line")["response"]
+        return r[r.index.isin(self.expression.index)]
+
+    def cohort(self) -> pd.DataFrame:
+        """Per drug: lines tested, lines with expression too; the response range."""
+        rows = []
+        for d in self.drugs:
+            r = self.matrix(d)
+            rows.append({"drug": d, "lines tested": int((self.response["drug"] == d).sum()),
+                         "with expression": len(r), "response min": round(float(r.min()), 3),
+                         "median": round(float(r.median()), 3), "max": round(float(r.max()), 3)})
+        return pd.DataFrame(rows).set_index("drug")
+
+
+def log_if_raw(expr: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """log2(x+1) when the matrix looks raw (all values >= 0 and some above 100)."""
+    v = expr.to_numpy()
+    if v.min() >= 0 and v.max() > 100:
+        return np.log2(expr + 1.0), True
+    return expr, False
+
+
+def binarise(response: pd.Series, sensitive_fraction: float) -> pd.Series:
+    """1 = sensitive: the ``sensitive_fraction`` of lines with the LOWEST response (ties by
+    order of appearance, so the count is exact); a response that is already 0/1 is kept.
+
+    Used by drug_response (the same rule for GDSC, NCI-60, user data and the simulator).
+    """
+    vals = pd.to_numeric(response, errors="raise").astype(float)
+    if set(np.unique(vals)) <= {0.0, 1.0}:
+        return vals.astype(int)
+    k = max(1, int(round(sensitive_fraction * len(vals))))
+    order = np.argsort(vals.to_numpy(), kind="stable")
+    y = np.zeros(len(vals), dtype=int)
+    y[order[:k]] = 1
+    return pd.Series(y, index=response.index, name="sensitive")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipped screens
+
+def read_gdsc(expr_path: Path, response_path: Path) -> DrugScreen:
+    """GDSC: log2(FPKM+1) of 100 lines x 1,350 genes; GDSC2 LN_IC50 of 10 drugs (long table)."""
+    expr = pd.read_csv(expr_path, index_col=0).astype(float)
+    expr.index = expr.index.astype(str)
+    expr, _ = log_if_raw(expr)
+    r = pd.read_csv(response_path, usecols=["SANGER_MODEL_ID", "DRUG_NAME", "LN_IC50"])
+    resp = pd.DataFrame({"cell_line": r["SANGER_MODEL_ID"].astype(str), "drug": r["DRUG_NAME"].astype(str),
+                         "response": r["LN_IC50"].astype(float)})
+    resp = resp.sort_values(["drug", "cell_line"], kind="stable").reset_index(drop=True)
+    return DrugScreen("gdsc", expr, resp, "ln IC50 (uM)",
+                      ["expression: log2(FPKM + 1) of the shipped FPKM values"])
+
+
+def read_nci60(expr_path: Path, activity_path: Path, drugs: list[str] | None = None) -> DrugScreen:
+    """NCI-60: 48 ABC transporters (one missing value -> gene median); activity -log10(GI50) ->
+    log10(GI50) (lower = more sensitive). ``drugs``: the compounds to keep (default: all with a
+    value for every line)."""
+    e = pd.read_csv(expr_path)
+    expr = e.drop(columns=["class"]).set_index("cell_line").astype(float)
+    n_missing = int(expr.isna().sum().sum())
+    expr = expr.fillna(expr.median())
+    act = pd.read_csv(activity_path, index_col=0)
+    if drugs:
+        unknown = [d for d in drugs if d not in act.columns]
+        if unknown:
+            raise DataError(f"nci60: unknown compound(s) {unknown}; names are as in "
+                            "data/nci60/nci60_compound_gi50_activity.csv.gz (e.g. 'Doxorubicin')")
+        act = act[drugs]
+    else:
+        act = act.loc[:, act.notna().all()]
+    long = act.rename_axis("cell_line").reset_index().melt("cell_line", var_name="drug", value_name="act")
+    long = long.dropna()
+    resp = pd.DataFrame({"cell_line": long["cell_line"].astype(str), "drug": long["drug"].astype(str),
+                         "response": -long["act"].astype(float)}).reset_index(drop=True)
+    return DrugScreen("nci60", expr, resp, "log10 GI50 (M)",
+                      [f"expression: ABC-transporter RT-qPCR values as shipped; {n_missing} missing "
+                       "value(s) filled with the gene median"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The user format: a folder with expression.csv and response.csv
+
+def _find(folder: Path, name: str) -> Path:
+    for cand in (folder / name, folder / (name + ".gz")):
+        if cand.is_file():
+            return cand
+    raise DataError(f"{folder}: no file {name} (or {name}.gz) in this folder. Expected: {USER_SCREEN_FORMAT}")
+
+
+def _bad_numbers(path: Path, text: pd.DataFrame, cols: list[str], limit: int = 10) -> list[str]:
+    problems = []
+    for col in cols:
+        t = text[col].str.strip()
+        missing = t.str.lower().isin(_NA)
+        bad = pd.to_numeric(t.where(~missing), errors="coerce").isna() | missing
+        for r in np.flatnonzero(bad.to_numpy()):
+            what = "missing value" if missing.iat[r] else f"{t.iat[r][:20]!r} is not a number"
+            problems.append(f"line {r + 2}, column {col!r}: {what}")
+            if len(problems) > limit:
+                return problems[:limit] + ["... and more such cells"]
+    return problems
+
+
+def read_user_expression(path: Path) -> pd.DataFrame:
+    """Validate and read a user's expression.csv (first column ids, then numeric genes)."""
+    header = read_header(path, f"Expected: {USER_SCREEN_FORMAT}")
+    if len(header) < 3:
+        raise DataError(f"{path}, line 1: expected an id column and at least two gene columns, "
+                        f"found {len(header)} column(s)")
+    if "" in header[1:]:
+        raise DataError(f"{path}, line 1, column {header[1:].index('') + 2}: empty gene name")
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
+    try:
+        text = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
+    text.columns = [c.strip() for c in text.columns]
+    if len(text) < 2:
+        raise DataError(f"{path}: {len(text)} cell line(s); at least two are needed")
+    ids = text.iloc[:, 0].str.strip()
+    problems = [f"line {r + 2}, column {header[0]!r}: empty cell-line id" for r in np.flatnonzero(ids == "")]
+    for r in np.flatnonzero(ids.duplicated().to_numpy() & (ids != "").to_numpy())[:5]:
+        problems.append(f"line {r + 2}, column {header[0]!r}: cell-line id repeated (first seen on line "
+                        f"{int(np.flatnonzero(ids == ids.iat[r])[0]) + 2})")
+    genes = list(text.columns[1:])
+    problems += _bad_numbers(path, text, genes)
+    if problems:
+        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems)
+                        + f"\nExpected: {USER_SCREEN_FORMAT}")
+    expr = text[genes].apply(lambda s: pd.to_numeric(s.str.strip())).astype(float)
+    expr.index = ids.to_numpy()
+    return expr
+
+
+def read_user_response(path: Path) -> pd.DataFrame:
+    """Validate and read a user's response.csv (cell_line, drug, response)."""
+    header = read_header(path, f"Expected: {USER_SCREEN_FORMAT}")
+    missing = [c for c in ("cell_line", "drug", "response") if c not in header]
+    if missing:
+        shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
+        raise DataError(f"{path}, line 1: missing column(s) {missing} (columns: {shown}). "
+                        f"Expected: {USER_SCREEN_FORMAT}")
+    try:
+        text = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
+    text.columns = [c.strip() for c in text.columns]
+    if len(text) == 0:
+        raise DataError(f"{path}: header only, no responses")
+    t = text[["cell_line", "drug"]].apply(lambda s: s.str.strip())
+    problems = [f"line {r + 2}, column {c!r}: empty value" for c in ("cell_line", "drug")
+                for r in np.flatnonzero((t[c] == "").to_numpy())[:5]]
+    problems += _bad_numbers(path, text, ["response"])
+    dup = t.duplicated(keep="first").to_numpy() & (t != "").all(axis=1).to_numpy()
+    for r in np.flatnonzero(dup)[:5]:
+        problems.append(f"line {r + 2}: cell line and drug repeated ({int(dup.sum())} repeated pair(s) in "
+                        "all; give one response per cell line and drug, e.g. the mean of replicates)")
+    if problems:
+        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems)
+                        + f"\nExpected: {USER_SCREEN_FORMAT}")
+    return pd.DataFrame({"cell_line": t["cell_line"], "drug": t["drug"],
+                         "response": pd.to_numeric(text["response"].str.strip()).astype(float)})
+
+
+def read_user_screen(path: str | Path) -> DrugScreen:
+    """A user's screen: a folder with expression.csv and response.csv (see USER_SCREEN_FORMAT).
+
+    Every problem is reported with the file, the line (header = line 1) and the column; cell
+    values are never echoed beyond 20 characters of a non-numeric token. Used by drug_response.
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected a folder holding {EXPRESSION_FILE} and {RESPONSE_FILE}. "
+                        f"Expected: {USER_SCREEN_FORMAT}")
+    epath, rpath = _find(folder, EXPRESSION_FILE), _find(folder, RESPONSE_FILE)
+    expr = read_user_expression(epath)
+    resp = read_user_response(rpath)
+    expr, logged = log_if_raw(expr)
+    shared = resp[resp["cell_line"].isin(expr.index)]
+    if shared.empty:
+        raise DataError(f"{rpath}: none of its cell lines appears in {epath.name} (ids must match exactly)")
+    counts = shared.groupby("drug", sort=False).size()
+    usable = counts[counts >= MIN_LINES_PER_DRUG]
+    if usable.empty:
+        raise DataError(f"{rpath}: no drug has {MIN_LINES_PER_DRUG} or more cell lines with expression "
+                        f"(most: {int(counts.max())}); add lines or responses")
+    resp = resp[resp["drug"].isin(usable.index)].reset_index(drop=True)
+    notes = [f"{len(counts) - len(usable)} drug(s) with fewer than {MIN_LINES_PER_DRUG} lines left out",
+             "expression log2(x+1)-transformed (it looked raw)" if logged else "expression used as given"]
+    return DrugScreen("user_data", expr, resp, "user response (lower = more sensitive)", notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The perturbation simulator
+
+@dataclass
+class SimulatedScreen:
+    """A simulated screen with perturbation pairs and its planted truth.
+
+    expression: lines x genes (baseline, one measurement per line); response: long table with
+    columns cell_line, drug, response, observed (whether the response is given to the models);
+    pairs: pair_id, cell_line, drug (one row per perturbation pair), with x1 (before) and x2
+    (after) as arrays in the same row order; truth: the planted quantities (see simulate_screen).
+    """
+
+    expression: pd.DataFrame
+    response: pd.DataFrame
+    pairs: pd.DataFrame
+    x1: np.ndarray
+    x2: np.ndarray
+    truth: dict
+
+
+def calibrate(template: pd.DataFrame, n_programmes: int, n_genes: int) -> dict:
+    """Programmes from a real log-expression matrix: the ``n_genes`` most variable genes, their
+    means, the top ``n_programmes`` principal axes scaled to the variance they carry (loadings),
+    and each gene's residual variance. Used by simulate_screen."""
+    X = template.to_numpy(float)
+    order = np.argsort(-X.var(axis=0, ddof=1), kind="stable")[:n_genes]
+    genes = [str(g) for g in template.columns[order]]
+    X = X[:, order]
+    mu = X.mean(axis=0)
+    Xc = X - mu
+    k = min(n_programmes, min(Xc.shape) - 1)
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    loadings = (Vt[:k].T * (S[:k] / math.sqrt(len(X) - 1)))  # genes x k: z ~ N(0, I) -> cov L L^T
+    resid = Xc - (U[:, :k] * S[:k]) @ Vt[:k]
+    resid_var = np.maximum(resid.var(axis=0, ddof=1), 1e-3 * Xc.var(axis=0, ddof=1).mean())
+    share = float((S[:k] ** 2).sum() / (S ** 2).sum())
+    return {"genes": genes, "mean": mu, "loadings": loadings, "resid_var": resid_var,
+            "variance_share": share, "template_gene_var": Xc.var(axis=0, ddof=1)}
+
+
+def simulate_screen(template: pd.DataFrame, *, n_lines: int = 300, n_drugs: int = 4,
+                    n_programmes: int = 8, n_genes: int = 300, label_fraction: float = 0.6,
+                    pair_fraction: float = 0.4, pairs_per_line: int = 2, effect_mean: float = 1.5,
+                    effect_state: float = 0.7, effect_noise: float = 0.8, effect_weight: float = 1.0,
+                    state_weight: float = 0.7, response_noise: float = 1.0,
+                    sensitive_fraction: float = 0.3, seed: int = 0) -> SimulatedScreen:
+    """Simulate cell lines, drug perturbation pairs and responses, calibrated to ``template``.
+
+    The planted model (programme scores z are in units of their real-data SD):
+      z1_i ~ N(0, I_K); baseline x = mean + L z1 + noise (L, mean and the gene noise from the
+      template's top-K principal axes, see calibrate).
+      Drug d acts on its target programme t_d (and, at half strength, a second programme s_d):
+      effect e_di = effect_mean + effect_state * (w_d . z1_i) + effect_noise * eta_di, with w_d
+      a unit vector over two programmes and eta_di ~ N(0, 1) a line-specific part not visible
+      in the baseline; z2_i = z1_i - e_di * v_d, v_d = (1 at t_d, 0.5 at s_d) / norm.
+      Each pair is a fresh measurement of x(z1) and x(z2).
+      Response (like ln IC50, lower = more sensitive):
+      r_di = -effect_weight * e_di - state_weight * (b_d . z1_i) + response_noise * xi_di,
+      b_d a unit vector over two programmes; sensitive = r in its lowest ``sensitive_fraction``.
+    Truth returned: programme scores z, targets, w, b, effects e, the threshold, and for each
+    (line, drug) the probability of sensitivity given the baseline state only (p_baseline, the
+    best any model of baseline expression can do) and given the state and the drug's actual
+    effect (p_effect).
+    """
+    rng = np.random.default_rng(seed)
+    cal = calibrate(template, n_programmes, n_genes)
+    L, mu, rv = cal["loadings"], cal["mean"], cal["resid_var"]
+    K, G = L.shape[1], L.shape[0]
+    lines = [f"SIM{i + 1:04d}" for i in range(n_lines)]
+    z1 = rng.standard_normal((n_lines, K))
+
+    def measure(z):
+        return mu + z @ L.T + rng.standard_normal((len(z), G)) * np.sqrt(rv)
+
+    expression = pd.DataFrame(measure(z1), index=lines, columns=cal["genes"])
+    drugs = [f"drug_{chr(65 + d)}" for d in range(n_drugs)]
+    targets = [(int(a), int(b)) for a, b in (rng.choice(K, size=2, replace=False) for _ in drugs)]
+
+    def unit_pair(k1, k2, a=1.0, b=1.0):
+        v = np.zeros(K)
+        v[k1], v[k2] = a, b
+        return v / np.linalg.norm(v)
+
+    resp_rows, pair_rows, x1s, x2s = [], [], [], []
+    truth = {"programmes": K, "genes": G, "variance_share": cal["variance_share"], "z": z1,
+             "drugs": {}, "lines": lines}
+    denom_base = math.hypot(effect_weight * effect_noise, response_noise)
+    for d, (t, s) in zip(drugs, targets, strict=True):
+        v = unit_pair(t, s, 1.0, 0.5)
+        w = unit_pair(*[int(k) for k in rng.choice(K, size=2, replace=False)],
+                      *rng.choice([-1.0, 1.0], size=2))
+        b = unit_pair(*[int(k) for k in rng.choice(K, size=2, replace=False)],
+                      *rng.choice([-1.0, 1.0], size=2))
+        eta, xi = rng.standard_normal(n_lines), rng.standard_normal(n_lines)
+        effect = effect_mean + effect_state * (z1 @ w) + effect_noise * eta
+        mean_base = -effect_weight * (effect_mean + effect_state * (z1 @ w)) - state_weight * (z1 @ b)
+        mean_eff = -effect_weight * effect - state_weight * (z1 @ b)
+        r = mean_eff + response_noise * xi
+        thr = float(np.quantile(r, sensitive_fraction))
+        p_base = norm.cdf((thr - mean_base) / denom_base)
+        p_eff = norm.cdf((thr - mean_eff) / response_noise)
+        observed = rng.random(n_lines) < label_fraction
+        resp_rows.append(pd.DataFrame({"cell_line": lines, "drug": d, "response": r, "observed": observed}))
+        z2 = z1 - effect[:, None] * v[None, :]
+        paired = np.flatnonzero(rng.random(n_lines) < pair_fraction)
+        for rep in range(pairs_per_line):
+            x1s.append(measure(z1[paired]))
+            x2s.append(measure(z2[paired]))
+            pair_rows.append(pd.DataFrame({"cell_line": [lines[i] for i in paired], "drug": d,
+                                           "replicate": rep}))
+        truth["drugs"][d] = {"target": t, "second": s, "direction": v, "w": w, "b": b, "effect": effect,
+                             "threshold": thr, "p_baseline": p_base, "p_effect": p_eff,
+                             "sensitive": (r <= thr).astype(int)}
+    pairs = pd.concat(pair_rows, ignore_index=True)
+    pairs.insert(0, "pair_id", np.arange(len(pairs)))
+    return SimulatedScreen(expression, pd.concat(resp_rows, ignore_index=True), pairs,
+                           np.vstack(x1s), np.vstack(x2s), truth)
+
+
+def bayes_auroc(sim: SimulatedScreen, drug: str, lines=None, which: str = "p_baseline") -> float:
+    """AUROC of the planted probability (``p_baseline`` or ``p_effect``) against the planted
+    sensitive / resistant class, over ``lines`` (default all): the ceiling for a model."""
+    from sklearn.metrics import roc_auc_score
+
+    t = sim.truth["drugs"][drug]
+    idx = np.arange(len(sim.truth["lines"])) if lines is None else np.asarray(lines)
+    return float(roc_auc_score(t["sensitive"][idx], t[which][idx]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+_DR = "drug_response"
+DATASETS.update({
+    "gdsc": Dataset(
+        name="gdsc",
+        description="GDSC: RNA-seq (FPKM) of 100 cell lines x 1,350 genes; GDSC2 LN_IC50 of 10 drugs "
+                    "(90 lines with both)",
+        files={"gdsc/gdsc_rnaseq_fpkm_100lines_x_1350genes.csv.gz":
+               "0a505bdf8cfebdd188f48615bac5a3d8ff2f151db4c83c5d9bcfbf983eae9c98",
+               "gdsc/gdsc2_drug_response_10drugs.csv.gz":
+               "90163627ca0036fe25fa6b778750b73b53950ca35cb2bafcad1923a50fb7400f"},
+        licence="MIT (bhklab/CBWWorkshop2024); GDSC / Cell Model Passports terms for the underlying data",
+        citation="Yang W et al. Genomics of Drug Sensitivity in Cancer (GDSC). Nucleic Acids Res "
+                 "41:D955, 2013",
+        kind="open", loader=read_gdsc, studies=(_DR,), meta={"short": "GDSC (10 drugs)"},
+    ),
+    "nci60": Dataset(
+        name="nci60",
+        description="NCI-60: RT-qPCR of 48 ABC transporters in 60 cell lines; GI50 of 1,429 compounds",
+        files={"nci60/nci60_abc_transporter_expression.csv":
+               "d506ee8ea76e84c83eba764bc21defcd75019e85fb63fb94564f459f4bbac504",
+               "nci60/nci60_compound_gi50_activity.csv.gz":
+               "d2970d9d36c47f1d35b46cb6a77b714dfb36818f861138916651bf79104c45b2"},
+        licence="GPL (>= 2) (R package mixOmics)",
+        citation="Szakacs G et al. Predicting drug sensitivity and resistance: profiling ABC transporter "
+                 "genes in cancer cells. Cancer Cell 6:129-137, 2004",
+        kind="open", loader=read_nci60, studies=(_DR,), meta={"short": "NCI-60 (ABC transporters)"},
+    ),
+})
+USER_FORMATS[_DR] = (read_user_screen, USER_SCREEN_FORMAT)
+
+__all__ = ["DrugScreen", "SimulatedScreen", "binarise", "log_if_raw", "read_gdsc", "read_nci60",
+           "read_user_screen", "read_user_expression", "read_user_response", "calibrate",
+           "simulate_screen", "bayes_auroc", "USER_SCREEN_FORMAT"]

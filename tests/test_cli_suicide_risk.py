@@ -1,0 +1,121 @@
+"""`precmed run suicide_risk` with bad input: refused before anything runs (exit status 2), with a
+message naming the parameter, file and line; MIMIC-III-format folders (the demo and a tiny one
+written here) run end to end and show aggregates only."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import precmed
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["-p", "n_hidden=0"], "n_hidden: 0 is below the minimum 2"),
+    (["-p", "test_fraction=0.9"], "test_fraction: 0.9 is above the maximum 0.5"),
+    (["-p", "min_psych_items=0"], "min_psych_items: 0 is below the minimum 1"),
+    (["-p", "cd_k=0"], "cd_k: 0 is below the minimum 1"),
+    (["-p", "lr_c_grid=1,-1"], "lr_c_grid: -1.0 is below the minimum"),
+    (["-p", "rbm_epochs=many"], "cannot read 'many' as int"),
+    (["-p", "data=ehr_simulatd"], "'ehr_simulatd' is not allowed"),
+    (["-p", "data=/no/such/mimic"], "does not exist"),
+    (["-p", "n_hiden=10"], "n_hiden"),
+])
+def test_bad_parameters_are_refused(tmp_path, args, expected):
+    runs = tmp_path / "runs"
+    r = precmed("run", "suicide_risk", *args, "--runs-dir", str(runs))
+    assert r.returncode == 2, r.stderr
+    assert expected in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not runs.exists()
+
+
+def _mimic(folder, n=90, seed=0, bad=None):
+    """A tiny MIMIC-III-format folder: every subject has a psychiatric admission (three items), some
+    a readmission within 90 days with suicidal ideation or self-harm."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    adm = ["ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME,DISCHTIME"]
+    dx = ["ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD9_CODE"]
+    rx = ["ROW_ID,SUBJECT_ID,HADM_ID,STARTDATE,ENDDATE,DRUG"]
+    pool = ["4019", "25000", "2724", "5990", "486", "42731", "311", "30500"]
+    drugs = ["Sertraline", "Lorazepam", "Quetiapine Fumarate", "Furosemide", "Heparin"]
+    hadm = 100
+    for s in range(1, n + 1):
+        first = np.datetime64("2150-01-01") + int(rng.integers(0, 3000))
+        level = rng.choice(3, p=[0.6, 0.25, 0.15])
+        for k, offset in enumerate((0, 30 if level else 200)):
+            hadm += 1
+            day = first + offset
+            adm.append(f"{hadm},{s},{hadm},{day} 10:00:00,{day + 3} 10:00:00")
+            codes = ["29620", "30000"] + list(rng.choice(pool, 3, replace=False)) if k == 0 else \
+                [["V6284"], ["V6284"], ["E9503", "96509"]][level] + list(rng.choice(pool, 2, replace=False))
+            dx += [f"{len(dx)},{s},{hadm},{j + 1},{c}" for j, c in enumerate(codes)]
+            if k == 0:
+                rx += [f"{len(rx)},{s},{hadm},{day} 00:00:00,{day + 2} 00:00:00,{d}"
+                       for d in rng.choice(drugs, 3, replace=False)]
+    if bad == "date":
+        adm[5] = adm[5].replace(" 10:00:00", "-13-45 10:00:00", 1)  # line 6 of the file
+    if bad == "column":
+        dx[0] = "ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD_CODE"
+    (folder / "ADMISSIONS.csv").write_text("\n".join(adm) + "\n")
+    (folder / "DIAGNOSES_ICD.csv").write_text("\n".join(dx) + "\n")
+    (folder / "PRESCRIPTIONS.csv").write_text("\n".join(rx) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("bad,expected", [
+    ("column", "DIAGNOSES_ICD.csv, line 1: missing column(s) ICD9_CODE"),
+    ("date", "ADMISSIONS.csv, line 6: ADMITTIME"),
+])
+def test_malformed_mimic_is_reported_with_file_and_line(tmp_path, bad, expected):
+    folder = _mimic(tmp_path / "mimic", n=5, bad=bad)
+    r = precmed("run", "suicide_risk", "-p", f"data={folder}", "--runs-dir", str(tmp_path / "runs"))
+    assert r.returncode == 2, r.stderr
+    assert expected in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_folder_without_admissions(tmp_path):
+    folder = tmp_path / "mimic"
+    folder.mkdir()
+    (folder / "DIAGNOSES_ICD.csv").write_text("SUBJECT_ID,HADM_ID,ICD9_CODE\n1,2,311\n")
+    r = precmed("run", "suicide_risk", "-p", f"data={folder}", "--runs-dir", str(tmp_path / "runs"))
+    assert r.returncode == 2 and "no ADMISSIONS" in r.stderr
+
+
+def _run_dir(runs):
+    (run_dir,) = (runs / "suicide_risk").glob("smoke-*")
+    return run_dir
+
+
+@pytest.mark.slow
+def test_user_mimic_folder_runs_end_to_end(tmp_path):
+    """90 subjects: the code rule finds all of them, the readmission codes give the three levels,
+    the models run on the first admission's codes; only aggregates are shown."""
+    folder = _mimic(tmp_path / "mimic")
+    runs = tmp_path / "runs"
+    r = precmed("run", "suicide_risk", "--profile", "smoke", "-p", f"data={folder}",
+                "-p", "min_code_patients=3", "--runs-dir", str(runs), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((_run_dir(runs) / "metrics.json").read_text())
+    assert doc["cohort"]["mental-health cohort"] == "90"
+    m = doc["metrics"]
+    assert "user_data/enrbm_lr/f_high" in m and "user_data/raw_lr/f_high" in m
+    assert not any(k.startswith("user_data/oracle") for k in m), "no truth on real data"
+    assert {c["id"] for c in doc["claims"]} == {"C1", "C2"}
+    nb = (_run_dir(runs) / "notebook.ipynb").read_text()
+    assert "2150-" not in nb and "Quetiapine" not in nb, "no rows of a user's tables may appear"
+
+
+@pytest.mark.slow
+def test_mimic_demo_runs_without_failing(tmp_path):
+    """The demo (100 ICU patients, who all died) has almost no outcome: 'not estimable', no crash."""
+    runs = tmp_path / "runs"
+    r = precmed("run", "suicide_risk", "--profile", "smoke", "-p", "data=mimic3_demo",
+                "--runs-dir", str(runs), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((_run_dir(runs) / "metrics.json").read_text())
+    verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
+    assert verdicts["C2"] == "not comparable"
+    assert "mental-health cohort" in doc["cohort"]
