@@ -1,6 +1,6 @@
-"""`precmed run deep_patient` with bad input: refused before anything runs (exit status 2), with a
-message naming the parameter, or the file and line of a malformed MIMIC-III table; the MIMIC-III
-demo and a small user folder of MIMIC-III tables run end to end (aggregates only)."""
+"""`precmed run deep_patient` with bad parameters: refused before anything runs (exit status 2), with
+a message naming the parameter; MIMIC-III-format folders (the demo and a tiny one written here)
+run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py."""
 
 import json
 
@@ -39,30 +39,6 @@ def _mimic(folder, adm_rows, dx_rows):
     (folder / "ADMISSIONS.csv").write_text(ADM + "".join(r + "\n" for r in adm_rows))
     (folder / "DIAGNOSES_ICD.csv").write_text(DX + "".join(r + "\n" for r in dx_rows))
     return folder
-
-
-@pytest.mark.parametrize("adm,dx,expected", [
-    (["1,7,100,2101-01-01 10:00:00", "2,7,101,2101-13-45 10:00:00"], ["1,7,100,1,4019"],
-     "ADMISSIONS.csv, line 3: ADMITTIME '2101-13-45 10:00:00' is not a date"),
-    (["1,7,100,2101-01-01 10:00:00"], ["1,7,100,1,4019,extra"], "DIAGNOSES_ICD.csv, line 2: 6 fields"),
-    (["1,7,100,2101-01-01 10:00:00"], ["1,seven,100,1,4019"],
-     "DIAGNOSES_ICD.csv, line 2: SUBJECT_ID 'seven'"),
-])
-def test_malformed_mimic_tables_are_reported_with_file_and_line(tmp_path, adm, dx, expected):
-    folder = _mimic(tmp_path / "mimic", adm, dx)
-    r = precmed("run", "deep_patient", "-p", f"data={folder}", "--runs-dir", str(tmp_path / "runs"))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert not (tmp_path / "runs").exists()
-
-
-def test_missing_column_is_reported(tmp_path):
-    folder = tmp_path / "mimic"
-    folder.mkdir()
-    (folder / "ADMISSIONS.csv").write_text("ROW_ID,SUBJECT_ID,HADM_ID\n1,7,100\n")
-    (folder / "DIAGNOSES_ICD.csv").write_text(DX + "1,7,100,1,4019\n")
-    r = precmed("run", "deep_patient", "-p", f"data={folder}", "--runs-dir", str(tmp_path / "runs"))
-    assert r.returncode == 2 and "ADMISSIONS.csv, line 1: missing column(s) ADMITTIME" in r.stderr
 
 
 @pytest.mark.slow
