@@ -69,7 +69,7 @@ def test_user_conll_corpus_runs_end_to_end(tmp_path):
     drugs = ["aspirin", "warfarin", "heparin", "insulin", "metformin", "lisinopril"]
     for i in range(120):
         d = drugs[i % len(drugs)]
-        sents.append(f"patient O\nreceived O\n{d} B-Medication\n{10 * (i % 7 + 1)} B-Strength\n"
+        sents.append(f"patient O\nzorbelised O\n{d} B-Medication\n{10 * (i % 7 + 1)} B-Strength\n"
                      "mg I-Strength\ndaily B-Schedule\n. O\n")
     path = tmp_path / "notes.conll"
     path.write_text("\n".join(sents))
@@ -81,4 +81,4 @@ def test_user_conll_corpus_runs_end_to_end(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     assert metrics["user_data/CRF/strict_f1"]["mean"] > 0.8, "a regular corpus: the CRF must learn it"
     nb = (run_dir / "notebook.ipynb").read_text()
-    assert "received" not in nb, "no text of a user's corpus may appear in the executed notebook"
+    assert "zorbelised" not in nb, "no text of a user's corpus may appear in the executed notebook"
