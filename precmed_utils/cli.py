@@ -1,4 +1,4 @@
-"""The ``precmed`` command: list, run, book, clean.
+"""The ``precmed`` command: list, run, sweep, benchmark, book, deid, predict, clean.
 
 Bad input (unknown study, parameter name, type or value; missing or malformed data file) is
 reported in one clear message and exit status 2, before anything runs; a study that fails while
@@ -25,6 +25,7 @@ EPILOG = """examples:
   precmed book --jobs 2
   precmed benchmark --profiles smoke,default
   precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
+  precmed predict deidentification runs/deidentification/<run>/model notes/ --out spans.json
 """
 
 
@@ -135,6 +136,38 @@ def _cmd_deid(args) -> int:
     return 0
 
 
+PREDICTORS = {"deidentification": "the de-identifier a deidentification run saves in <run>/model"}
+
+
+def _cmd_predict(args) -> int:
+    import json
+
+    from .studies import check_study
+
+    check_study(args.study)
+    if args.study not in PREDICTORS:
+        raise ParameterError(f"predict: study {args.study!r} saves no reusable model; models with a predict "
+                             f"interface: {', '.join(f'{k} ({v})' for k, v in PREDICTORS.items())}")
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None and out.exists():
+        raise ParameterError(f"--out {out}: already exists; refusing to overwrite it")
+    from .deid import DeidModel, read_notes
+
+    texts = read_notes(args.input)
+    model = DeidModel.load(args.model_dir)
+    doc = {"study": args.study, "model_dir": str(Path(args.model_dir).resolve()),
+           "files": [{"file": str(rel), "characters": len(text), "spans": model.predict(text)}
+                     for rel, text in texts.items()]}
+    body = json.dumps(doc, indent=1)
+    if out is None:
+        print(body)
+    else:
+        out.write_text(body + "\n")
+        n = sum(len(f["spans"]) for f in doc["files"])
+        print(f"{n} span(s) in {len(doc['files'])} file(s): {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="precmed", description="Run the precmed reproductions "
                                  "and build the book.", epilog=EPILOG,
@@ -193,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace PHI by [**TYPE**] tags (default) or realistic surrogates")
     p.add_argument("--seed", type=int, default=0, help="seed of the surrogates (default 0)")
     p.set_defaults(func=_cmd_deid)
+
+    p = sub.add_parser("predict", help="run a model a study saved on new text: spans as JSON (offsets and "
+                       "labels, never the text)")
+    p.add_argument("study", help="the study whose model it is: " + ", ".join(PREDICTORS))
+    p.add_argument("model_dir", help="the model folder the run saved (<run>/model, with MODEL_CARD.md)")
+    p.add_argument("input", help="a UTF-8 text file, or a folder of .txt notes")
+    p.add_argument("--out", default=None, help="write the JSON here (must not exist) instead of to stdout")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("clean", help="remove the built book (and with --runs, all runs)")
     p.add_argument("--runs", action="store_true", help="also remove runs/")

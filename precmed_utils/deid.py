@@ -519,6 +519,96 @@ def load_model(model_dir: str | Path) -> tuple[CharWordBiLSTMCRF, Encoders, dict
     return model, encoders, config
 
 
+MODEL_CARD = "MODEL_CARD.md"
+
+
+def write_model_card(model_dir: str | Path, *, config: dict, data_info: dict, scores: dict,
+                     split: dict, params: dict) -> Path:
+    """Write ``MODEL_CARD.md`` and ``model_card.json`` beside a saved model: what it was trained
+    on (data, licence), how it scored on held-out patients, how to use it, and its limits.
+
+    ``scores`` maps a metric name to ``{"mean", "sd"}`` over the run's repeats; ``split`` gives
+    the saved model's own training data (patients, notes, sequences). Used by the
+    deidentification notebook; read back by :class:`DeidModel`."""
+    d = Path(model_dir)
+    card = {"model": "character+word BiLSTM-CRF de-identifier (Dernoncourt et al. 2017 architecture)",
+            "task": "tag protected health information (PHI) spans in English clinical notes",
+            "data": {k: data_info.get(k) for k in ("name", "kind", "licence", "citation")},
+            "training": split, "tags": config["tags"],
+            "sizes": {k: config.get(k) for k in ("word_dim", "char_dim", "char_hidden", "word_hidden",
+                                                 "max_len")},
+            "parameters": params, "scores": scores, "files": list(MODEL_FILES),
+            "loading": "torch.load(weights_only=True): tensors only, no pickled code"}
+    (d / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
+    score_rows = "\n".join(f"| {k} | {v['mean']:.3f} | {v['sd']:.3f} |" if v.get("sd") is not None
+                            else f"| {k} | {v['mean']:.3f} | |" for k, v in scores.items())
+    user = data_info.get("kind") == "restricted"
+    licence = ("the licence of the user's own corpus (restricted: do not share this model outside the "
+               "data agreement; a model can memorise names it was trained on)" if user
+               else data_info.get("licence"))
+    text = f"""# Model card: {card['model']}
+
+**Task.** {card['task']}. Input: UTF-8 text. Output: character offsets and a PHI type for each span
+({', '.join(sorted({t[2:] for t in config['tags'] if t != 'O'}))}).
+
+**Training data.** {data_info.get('name')} ({data_info.get('kind')} data); {split.get('patients')} patients,
+{split.get('notes')} notes, {split.get('sequences')} training sequences (the first patient split of the run).
+Citation: {data_info.get('citation')}.
+
+**Licence of the weights.** They are derived from the training data: {licence}. The code is the
+project's (MIT).
+
+**Scores on held-out patients** (binary token level unless named; mean and SD over the run's
+{params.get('n_repeats', '?')} patient splits):
+
+| metric | mean | SD |
+|---|---|---|
+{score_rows}
+
+**Use.** Python: `DeidModel.load(folder).predict(text)` gives the spans and `.deidentify(text)` a copy
+with `[**TYPE**]` tags or surrogates; the command line: `precmed predict deidentification FOLDER notes/`
+(spans as JSON, offsets only) and `precmed deid FOLDER notes/ out/`. Loading reads tensors only.
+
+**Limits.** Trained on {split.get('notes')} notes of one kind (ICU nursing notes for the shipped corpus, whose
+PHI are surrogates); it misses PHI types and formats it has not seen (recall is the number that matters:
+every missed name is a leak), does not know about free-text identifiers outside its tag set, and is
+English-only. Scores on another institution's notes will be lower. Use it as one layer of a
+de-identification process with human review, never as the only safeguard.
+"""
+    (d / MODEL_CARD).write_text(text)
+    return d / MODEL_CARD
+
+
+class DeidModel:
+    """A saved de-identifier, loaded with weights only (no pickled code).
+
+    ``DeidModel.load(folder).predict(text)`` returns the PHI spans as dicts (start, end, label,
+    category); ``.deidentify(text, mode=...)`` a copy with the spans replaced. ``card`` holds
+    model_card.json when the folder has one. Used by ``precmed predict`` and ``precmed deid``."""
+
+    def __init__(self, model: CharWordBiLSTMCRF, encoders: Encoders, config: dict, card: dict | None = None,
+                 device: str = "cpu"):
+        self.model, self.encoders, self.config, self.card, self.device = model, encoders, config, card, device
+        self.max_len = int(config.get("max_len", 60))
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "cpu") -> DeidModel:
+        model, encoders, config = load_model(model_dir)
+        card_file = Path(model_dir).expanduser() / "model_card.json"
+        card = json.loads(card_file.read_text()) if card_file.is_file() else None
+        return cls(model.to(device), encoders, config, card, device)
+
+    def spans(self, text: str) -> list[Span]:
+        return tag_text(text, self.model, self.encoders, max_len=self.max_len, device=self.device)
+
+    def predict(self, text: str) -> list[dict]:
+        return [{"start": s.start, "end": s.end, "label": s.label, "category": phi_category(s.label)}
+                for s in self.spans(text)]
+
+    def deidentify(self, text: str, *, mode: str = "tags", seed: int = 0, note_key: str = "") -> str:
+        return replace_spans(text, self.spans(text), mode=mode, seed=seed, note_key=note_key)[0]
+
+
 def tag_text(text: str, model: CharWordBiLSTMCRF, encoders: Encoders, *, max_len: int = 60,
              device: str = "cpu", batch_size: int = 64) -> list[Span]:
     """PHI spans the model finds in ``text`` (character offsets)."""
@@ -676,6 +766,32 @@ def _atomic_write(path: Path, data: str) -> None:
         raise
 
 
+def read_notes(src: str | Path) -> dict[Path, str]:
+    """The notes of a UTF-8 text file, or of every ``.txt`` file under a folder, keyed by their
+    path relative to the folder (or the file's name). Clear errors for a missing path, an empty
+    folder or a file that is not UTF-8."""
+    src = Path(src).expanduser().resolve()
+    if not src.exists():
+        raise DataError(f"{src}: no such file or folder; expected a UTF-8 text file or a folder of "
+                        ".txt files")
+    if src.is_dir():
+        files = sorted(p for p in src.rglob("*.txt") if p.is_file())
+        if not files:
+            raise DataError(f"{src}: the folder holds no .txt file; expected one note per .txt file")
+    else:
+        files = [src]
+    texts = {}
+    for f in files:
+        try:
+            text = f.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise DataError(f"{f}: cannot be read ({exc})") from None
+        texts[f.relative_to(src) if src.is_dir() else Path(f.name)] = text
+    return texts
+
+
 def deidentify(model_dir: str | Path, src: str | Path, dst: str | Path, *, mode: str = "tags",
                seed: int = 0, max_len: int | None = None, device: str = "cpu") -> dict:
     """Write a de-identified copy of a text file, or of every ``.txt`` file of a folder.
@@ -688,36 +804,19 @@ def deidentify(model_dir: str | Path, src: str | Path, dst: str | Path, *, mode:
     if mode not in ("tags", "surrogates"):
         raise DataError(f"--mode must be 'tags' or 'surrogates', got {mode!r}")
     src, dst = Path(src).expanduser().resolve(), Path(dst).expanduser().resolve()
-    if not src.exists():
-        raise DataError(f"{src}: no such file or folder; expected a UTF-8 text file or a folder of "
-                        ".txt files")
+    texts = read_notes(src)
     if dst == src or src in dst.parents or (src.is_dir() and dst.is_relative_to(src)):
         raise DataError(f"{dst}: the output may not be the input or lie inside it; choose another path")
     if dst.exists():
         raise DataError(f"{dst}: already exists; refusing to overwrite it (choose a new output path)")
     if not dst.parent.is_dir():
         raise DataError(f"{dst.parent}: the output's folder does not exist")
-    if src.is_dir():
-        files = sorted(p for p in src.rglob("*.txt") if p.is_file())
-        if not files:
-            raise DataError(f"{src}: the folder holds no .txt file; expected one note per .txt file")
-    else:
-        files = [src]
-    texts = {}
-    for f in files:
-        try:
-            texts[f] = f.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except OSError as exc:
-            raise DataError(f"{f}: cannot be read ({exc})") from None
-    model, encoders, config = load_model(model_dir)
-    model.to(device)
-    max_len = max_len or int(config.get("max_len", 60))
+    dm = DeidModel.load(model_dir, device=device)
+    if max_len:
+        dm.max_len = max_len
     results, counts = {}, Counter()
-    for f, text in texts.items():
-        rel = f.relative_to(src) if src.is_dir() else Path(f.name)
-        spans = tag_text(text, model, encoders, max_len=max_len, device=device)
+    for rel, text in texts.items():
+        spans = dm.spans(text)
         new, records = replace_spans(text, spans, mode=mode, seed=seed, note_key=str(rel))
         counts.update(r["label"] for r in records)
         results[rel] = (new, records)

@@ -168,3 +168,54 @@ def test_run_malformed_user_xml(tmp_path, content, expected):
     assert r.returncode == 2, r.stderr
     assert expected in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_model_card_and_python_predict(tmp_path, model_dir):
+    card = deid.write_model_card(
+        model_dir, config=json.loads((model_dir / "config.json").read_text()),
+        data_info={"name": "toy notes", "kind": "open", "licence": "CC0", "citation": "made up in the test"},
+        scores={"binary_f1": {"mean": 0.9, "sd": 0.01}, "binary_recall": {"mean": 0.95, "sd": None}},
+        split={"patients": 4, "notes": 12, "sequences": 36}, params={"n_repeats": 1})
+    text = card.read_text()
+    for part in ("Training data", "Licence", "Scores on held-out patients", "Limits",
+                 "| binary_f1 | 0.900 | 0.010 |", "CC0", "HCPName", "Phone"):
+        assert part in text, part
+    m = deid.DeidModel.load(model_dir)
+    assert m.card["data"]["licence"] == "CC0"
+    note = "Seen by Dr. Moreno today. Call 617-555-0101 later."
+    spans = m.predict(note)
+    assert {(note[s["start"]:s["end"]], s["category"]) for s in spans} >= {("Moreno", "name")}
+    assert "Moreno" not in m.deidentify(note) and m.deidentify(note).startswith("Seen by Dr. [**")
+
+
+def test_predict_command(tmp_path, model_dir):
+    src = _notes(tmp_path / "notes")
+    r = precmed("predict", "deidentification", str(model_dir), str(src))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    files = {f["file"]: f for f in doc["files"]}
+    assert set(files) == {"a.txt", "sub/b.txt"}
+    a = (src / "a.txt").read_text()
+    assert any(a[s["start"]:s["end"]] == "Moreno" for s in files["a.txt"]["spans"])
+    assert "Moreno" not in r.stdout  # offsets and labels only, never the text
+    out = tmp_path / "spans.json"
+    assert precmed("predict", "deidentification", str(model_dir), str(src), "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text()) == doc
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["predict", "cancer_subtyping", "M", "N"], "saves no reusable model"),
+    (["predict", "no_such_study", "M", "N"], "unknown study"),
+    (["predict", "deidentification", "MODEL", "missing_notes"], "no such file or folder"),
+    (["predict", "deidentification", "NOMODEL", "NOTES"], "not a saved de-identification model"),
+    (["predict", "deidentification", "MODEL", "NOTES", "--out", "EXISTS"], "already exists"),
+])
+def test_predict_bad_input(tmp_path, model_dir, args, expected):
+    src = _notes(tmp_path / "notes")
+    (tmp_path / "exists.json").write_text("mine")
+    subs = {"MODEL": str(model_dir), "NOMODEL": str(tmp_path), "NOTES": str(src),
+            "missing_notes": str(tmp_path / "missing"), "EXISTS": str(tmp_path / "exists.json")}
+    r = precmed(*[subs.get(a, a) for a in args])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert expected in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "exists.json").read_text() == "mine"
