@@ -113,6 +113,24 @@ def run_benchmark(studies: list[str] | None = None, profiles: tuple[str, ...] = 
     return entry
 
 
+def expected_seconds(study: str, profile: str, doc: dict | None = None) -> float | None:
+    """The longest measured wall time of ``study``'s ``profile`` run on any machine in the
+    figures file (None if never measured). The book uses it to start the longest runs first."""
+    doc = doc if doc is not None else load()
+    times = [e["runs"][f"{study}/{profile}"]["seconds"] for e in doc.get("machines", {}).values()
+             if e["runs"].get(f"{study}/{profile}", {}).get("ok")]
+    return max(times) if times else None
+
+
+def longest_first(studies: list[str], profile: str, doc: dict | None = None) -> list[str]:
+    """``studies`` ordered by expected run time, longest first (never-measured ones first of all):
+    with N parallel workers the book then ends soon after its longest run, instead of waiting
+    for a long run that started last."""
+    doc = doc if doc is not None else load()
+    inf = float("inf")
+    return sorted(studies, key=lambda s: -(expected_seconds(s, profile, doc) or inf))
+
+
 # ---------------------------------------------------------------------------------------------
 # What the book shows
 

@@ -31,7 +31,7 @@ from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
 from .results import difference, fmt
-from .seeding import choose_device
+from .seeding import choose_device, shared_cores
 from .studies import (
     all_studies,
     check_study,
@@ -148,8 +148,9 @@ def run_all(profile: str, jobs: int = 1, runs_dir: str | None = None, log=print)
         f"(profile {profile}, {jobs} parallel)")
     results: dict[str, RunResult] = {}
     ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
-        futs = {pool.submit(_run_quietly, s, profile, runs_dir): s for s in studies}
+    with shared_cores(jobs), cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
+        futs = {pool.submit(_run_quietly, s, profile, runs_dir): s
+                for s in benchmark.longest_first(studies, profile)}
         for fut in cf.as_completed(futs):
             r = fut.result()
             results[r.study] = r

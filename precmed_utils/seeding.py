@@ -5,7 +5,9 @@ torch is optional: it is seeded and queried only if it is installed, and importe
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import random
 import sys
 
@@ -57,3 +59,29 @@ def choose_device(requested: str = "auto", *, supports_gpu: bool = True) -> str:
                               "(is a CUDA build of torch installed?); use device=auto or cpu")
         return "cuda"
     return "cuda" if supports_gpu and cuda_available() else "cpu"
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def shared_cores(jobs: int):
+    """While open, processes started from here use ``cores // jobs`` BLAS/OpenMP threads each.
+
+    Several runs side by side that each start one thread per core oversubscribe the machine, and
+    busy-waiting BLAS and OpenMP threads then lose far more than they gain. A variable the user
+    has set is left alone. Used by the book (runner.run_all) and by local sweeps."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cores // max(1, jobs)))
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    try:
+        if jobs > 1:
+            for k in THREAD_VARIABLES:
+                os.environ.setdefault(k, threads)
+        yield threads
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

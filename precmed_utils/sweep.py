@@ -33,6 +33,7 @@ import pandas as pd
 from .errors import ParameterError, PrecmedError
 from .params import coerce, study_spec
 from .runner import RunResult, parameter_hash, prepare, run_study, runs_root
+from .seeding import shared_cores
 from .studies import check_study, study_info
 
 
@@ -165,7 +166,7 @@ class LocalExecutor(Executor):
 
     def run(self, fn, tasks):
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx) as pool:
+        with shared_cores(self.jobs), cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx) as pool:
             futs = {pool.submit(fn, t): t for t in tasks}
             for fut in cf.as_completed(futs):
                 yield futs[fut], fut.result()

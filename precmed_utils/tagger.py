@@ -200,23 +200,29 @@ def pad_batch(examples: Sequence[dict], device: str | torch.device = "cpu") -> d
     """Stack encoded examples into padded tensors: ``words`` (B, T), ``mask`` (B, T) bool,
     ``tags`` (B, T) when present, ``chars`` (B, T, C) when present."""
     B = len(examples)
-    T = max(len(e["words"]) for e in examples)
+    lengths = [len(e["words"]) for e in examples]
+    T = max(lengths)
     if T == 0:
         raise ValueError("cannot batch empty sequences")
-    words = torch.zeros(B, T, dtype=torch.long)
-    mask = torch.zeros(B, T, dtype=torch.bool)
-    tags = torch.zeros(B, T, dtype=torch.long) if "tags" in examples[0] else None
+    # filled in numpy (one small tensor per token would dominate the time of a character model)
+    words = np.zeros((B, T), dtype=np.int64)
+    mask = np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+    tags = np.zeros((B, T), dtype=np.int64) if "tags" in examples[0] else None
+    has_chars = "chars" in examples[0]
     C = max((len(c) for e in examples for c in e.get("chars", [])), default=0)
-    chars = torch.zeros(B, T, max(C, 1), dtype=torch.long) if "chars" in examples[0] else None
+    chars = np.zeros((B, T, max(C, 1)), dtype=np.int64) if has_chars else None
     for i, e in enumerate(examples):
-        n = len(e["words"])
-        words[i, :n] = torch.tensor(e["words"])
-        mask[i, :n] = True
+        n = lengths[i]
+        words[i, :n] = e["words"]
         if tags is not None:
-            tags[i, :n] = torch.tensor(e["tags"])
-        if chars is not None:
+            tags[i, :n] = e["tags"]
+        if has_chars:
+            row = chars[i]
             for j, cs in enumerate(e["chars"]):
-                chars[i, j, : len(cs)] = torch.tensor(cs, dtype=torch.long)
+                row[j, : len(cs)] = cs
+    words, mask = torch.from_numpy(words), torch.from_numpy(mask)
+    tags = torch.from_numpy(tags) if tags is not None else None
+    chars = torch.from_numpy(chars) if has_chars else None
     out = {"words": words.to(device), "mask": mask.to(device)}
     if tags is not None:
         out["tags"] = tags.to(device)

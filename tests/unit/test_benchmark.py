@@ -47,3 +47,14 @@ def test_bad_benchmark_requests_are_refused(tmp_path):
     r = precmed("benchmark", "cancer_subtypng", "--out", str(tmp_path / "p.json"))
     assert r.returncode == 2 and "Did you mean 'cancer_subtyping'" in r.stderr
     assert not (tmp_path / "p.json").exists()
+
+
+def test_the_book_starts_the_longest_runs_first():
+    doc = {"machines": {
+        "a": {"runs": {"x/default": {"ok": True, "seconds": 10.0}, "y/default": {"ok": True, "seconds": 50.0},
+                       "z/default": {"ok": False, "seconds": 999.0}}},
+        "b": {"runs": {"x/default": {"ok": True, "seconds": 70.0}}}}}
+    assert benchmark.expected_seconds("x", "default", doc) == 70.0  # the slowest machine's figure
+    assert benchmark.expected_seconds("z", "default", doc) is None  # a failed run is no estimate
+    assert benchmark.longest_first(["x", "y", "z", "w"], "default", doc) == ["z", "w", "x", "y"]
+    assert benchmark.longest_first(["x", "y"], "smoke", doc) == ["x", "y"]  # unmeasured: order kept

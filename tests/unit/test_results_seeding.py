@@ -66,3 +66,23 @@ def test_paper_table_verdicts_and_save(tmp_path):
 def test_fmt():
     assert fmt(None) == "n/a" and fmt(0.12345) == "0.123" and fmt(0.5, 0.25) == "0.500 ± 0.250"
     assert fmt(149.0, 0.0) == "149" and fmt(0.5, 0.0) == "0.500"
+
+
+def test_shared_cores_caps_threads_of_parallel_runs_and_restores(monkeypatch):
+    import os
+
+    from precmed_utils.seeding import THREAD_VARIABLES, shared_cores
+
+    for k in THREAD_VARIABLES:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # the user's choice is kept
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)), raising=False)
+    with shared_cores(4) as n:
+        assert n == "2"
+        assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
+        assert os.environ["MKL_NUM_THREADS"] == "3"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "3"
+    with shared_cores(1):
+        assert "OMP_NUM_THREADS" not in os.environ  # one run alone keeps every core
+    with shared_cores(16) as n:
+        assert n == "1"
