@@ -413,6 +413,13 @@ def raise_if_problems(study: str, path: str | Path, shown: int = 20, **reader_kw
     errors = errors_of(check_data(study, path, **reader_kwargs))
     if not errors:
         return
+    files = {p.file for p in errors}
+    if len(files) == 1 and all(", column " in p.location for p in errors):
+        # cells of one table: the readers' wording, 'FILE: malformed data:' and a list
+        lines = [f"{p.location}: {p.message}" for p in errors[:shown]]
+        more = f"\n  - ... and {len(errors) - shown} more" if len(errors) > shown else ""
+        raise DataError(f"{files.pop()}: malformed data:\n  - " + "\n  - ".join(lines) + more
+                        + f"\nExpected: {format_of(study)}")
     if len(errors) == 1:
         p = errors[0]
         raise DataError(problem_text(p.file, p.location, p.message))

@@ -197,7 +197,7 @@ def test_check_user_file_and_load_list_every_problem(tmp_path):
         with pytest.raises(DataError) as err:
             call()
         text = str(err.value)
-        assert "2 problem(s)" in text
+        assert "bad.csv: malformed data:" in text
         assert "line 2, column 'g2': 'x' is not a number" in text
         assert "line 3, column 'g1': 'y' is not a number" in text
 
