@@ -19,6 +19,7 @@ EPILOG = """examples:
   precmed list
   precmed run cancer_subtyping --profile smoke
   precmed run cancer_subtyping -p n_repeats=5 -p methods=CERP,RandomForest
+  precmed check-data cancer_subtyping /path/to/my_expression.csv
   precmed run cancer_subtyping -p data=/path/to/my_expression.csv
   precmed sweep concept_extraction -p hidden=25,50,100 -p optimizer=adagrad,adam --seeds 0-2
   precmed sweep cancer_subtyping -p n_genes=100,500 --seeds 0-9 --scheduler tcp://10.0.0.5:8786
@@ -64,6 +65,29 @@ def _cmd_run(args) -> int:
         return 0
     print(f"FAILED after {r.seconds:.1f}s: {r.error}", file=sys.stderr)
     print(f"  the executed notebook (with the traceback) is in {r.path}", file=sys.stderr)
+    return 1
+
+
+def _cmd_check_data(args) -> int:
+    from .checkdata import check_data, errors_of, format_of
+    from .errors import DataError
+    from .studies import check_study
+
+    study = check_study(args.study)
+    described = format_of(study)
+    path = Path(args.path).expanduser()
+    if not path.exists():
+        raise DataError(f"{args.path}: no such file or folder")
+    problems = check_data(study, path)
+    for p in problems:
+        print(p)
+    errors = errors_of(problems)
+    if not errors:
+        print(f"{args.path}: OK for {study} (format: {described})")
+        return 0
+    more = sum(int(p.message.split()[2]) for p in errors if p.message.startswith("... and "))
+    n = len(errors) - (1 if more else 0) + more
+    print(f"{n} problem(s) in {args.path} for {study}; expected format: {described}")
     return 1
 
 
@@ -187,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=None, help="root folder of the runs (default: runs/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("check-data", help="check your data file or folder against the format a study "
+                       "documents, and list every problem (nothing runs)")
+    p.add_argument("study")
+    p.add_argument("path", help="your file or folder")
+    p.set_defaults(func=_cmd_check_data)
 
     p = sub.add_parser("sweep", help="run a grid of parameter settings x seeds and gather the metrics")
     p.add_argument("study")

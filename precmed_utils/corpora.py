@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DATASETS, USER_FORMATS, Dataset
-from .errors import DataError
+from .errors import DataError, Problems
 from .text import (
     Document,
     Span,
@@ -77,21 +77,26 @@ _T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t?(.*)$")
 _IGNORED = ("R", "E", "A", "M", "N", "*", "#")
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, report: Problems | None = None) -> str | None:
     try:
         # newline="" keeps "\r\n" as two characters: brat offsets count them
         with open(path, encoding="utf-8", newline="") as fh:
             return fh.read()
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}). Expected: {BRAT_FORMAT}") from exc
+        if report is None:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}). Expected: {BRAT_FORMAT}") from exc
+        report.add(path, f"byte {exc.start}", f"not UTF-8 text. Expected: {BRAT_FORMAT}")
+        return None
 
 
-def parse_ann(ann: str, text: str, where: str) -> tuple[list[Span], dict]:
+def parse_ann(ann: str, text: str, where: str, report: Problems | None = None) -> tuple[list[Span], dict]:
     """Entity spans of one ``.ann`` text; ``where`` names the file in error messages. Returns the
     spans (a discontinuous entity gives one span per fragment) and counts: ``entities``,
     ``discontinuous``, ``fragments`` (of discontinuous entities), ``ignored_lines``,
     ``surface_mismatch`` (entities whose stated surface differs from the text at their offsets),
-    and ``entity_labels`` (a Counter of entity labels, one per entity)."""
+    and ``entity_labels`` (a Counter of entity labels, one per entity). Problems go to ``report``
+    (by default the first raises a DataError); a surface mismatch is a warning."""
+    report = Problems() if report is None else report
     spans: list[Span] = []
     stats = Counter()
     labels = Counter()
@@ -103,28 +108,28 @@ def parse_ann(ann: str, text: str, where: str) -> tuple[list[Span], dict]:
             stats["ignored_lines"] += 1
             continue
         if line[0] != "T":
-            raise DataError(
-                f"{where}, line {no}: unknown annotation line starting {line[:12]!r}; expected an "
-                "entity line 'T<n><TAB>Label start end<TAB>surface' (or R/E/A/M/N/#/* lines, "
-                "which are ignored)"
-            )
+            report.add(where, f"line {no}",
+                       f"unknown annotation line starting {line[:12]!r}; expected an "
+                       "entity line 'T<n><TAB>Label start end<TAB>surface' (or R/E/A/M/N/#/* lines, "
+                       "which are ignored)")
+            continue
         m = _T_LINE.match(line)
         if not m:
-            raise DataError(
-                f"{where}, line {no}: malformed entity line {line[:60]!r}; expected "
-                "'T<n><TAB>Label start end[;start end...]<TAB>surface'"
-            )
+            report.add(where, f"line {no}", f"malformed entity line {line[:60]!r}; expected "
+                       "'T<n><TAB>Label start end[;start end...]<TAB>surface'")
+            continue
         tid, label, offsets, surface = m.groups()
         if tid in ids:
-            raise DataError(f"{where}, line {no}: entity id {tid} appears twice")
+            report.add(where, f"line {no}", f"entity id {tid} appears twice")
+            continue
         ids.add(tid)
         frags = [tuple(int(x) for x in part.split()) for part in offsets.split(";")]
-        for a, b in frags:
-            if not (0 <= a < b <= len(text)):
-                raise DataError(
-                    f"{where}, line {no}: offsets {a} {b} of {tid} are outside the "
-                    f"{len(text)}-character text (expected 0 <= start < end <= {len(text)})"
-                )
+        outside = [(a, b) for a, b in frags if not (0 <= a < b <= len(text))]
+        for a, b in outside:
+            report.add(where, f"line {no}", f"offsets {a} {b} of {tid} are outside the "
+                       f"{len(text)}-character text (expected 0 <= start < end <= {len(text)})")
+        if outside:
+            continue
         stats["entities"] += 1
         labels[label] += 1
         if len(frags) > 1:
@@ -132,6 +137,8 @@ def parse_ann(ann: str, text: str, where: str) -> tuple[list[Span], dict]:
             stats["fragments"] += len(frags)
         if surface and " ".join(text[a:b] for a, b in frags).strip() != surface.strip():
             stats["surface_mismatch"] += 1
+            report.add(where, f"line {no}", f"the text at the offsets of {tid} does not match the "
+                       f"surface stated on the line ({len(surface.strip())} characters)", warning=True)
         spans += [Span(a, b, label) for a, b in frags]
     stats_d = dict(stats)
     stats_d["entity_labels"] = labels
@@ -142,22 +149,29 @@ def _split_of(name: str) -> str | None:
     return _SPLIT_ALIASES.get(name.lower())
 
 
-def read_brat(path: str | Path) -> list[Document]:
+def read_brat(path: str | Path, report: Problems | None = None) -> list[Document]:
     """Documents of a brat folder (see :data:`BRAT_FORMAT`); ``meta['split']`` is set when the
-    folder has train/dev/test subfolders. Each document's ``meta['brat']`` holds its counts."""
+    folder has train/dev/test subfolders. Each document's ``meta['brat']`` holds its counts.
+    Problems go to ``report`` (by default the first raises a DataError)."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise DataError(f"{path}: expected a folder of .txt/.ann pairs. {BRAT_FORMAT}")
+        report.add(path, "", f"expected a folder of .txt/.ann pairs. {BRAT_FORMAT}")
+        return []
     anns = sorted(path.rglob("*.ann"))
     if not anns:
-        raise DataError(f"{path}: no .ann files in this folder or its subfolders. Expected: {BRAT_FORMAT}")
+        report.add(path, "", f"no .ann files in this folder or its subfolders. Expected: {BRAT_FORMAT}")
+        return []
     docs = []
     for ann in anns:
         txt = ann.with_suffix(".txt")
         if not txt.exists():
-            raise DataError(f"{ann}: no matching text file {txt.name} beside it. Expected: {BRAT_FORMAT}")
-        text = _read_text(txt)
-        spans, stats = parse_ann(_read_text(ann), text, str(ann))
+            report.add(ann, "", f"no matching text file {txt.name} beside it. Expected: {BRAT_FORMAT}")
+            continue
+        text, ann_text = _read_text(txt, report), _read_text(ann, report)
+        if text is None or ann_text is None:
+            continue
+        spans, stats = parse_ann(ann_text, text, str(ann), report)
         rel = ann.relative_to(path)
         split = next((_split_of(p) for p in rel.parts[:-1] if _split_of(p)), None)
         doc_id = str(rel.with_suffix(""))
@@ -165,12 +179,10 @@ def read_brat(path: str | Path) -> list[Document]:
     given = {d.meta["split"] for d in docs}
     if None in given and len(given) > 1:
         loose = sum(d.meta["split"] is None for d in docs)
-        raise DataError(
-            f"{path}: {loose} document(s) lie outside the train/dev/test subfolders; put every "
-            "document in one of them, or use no subfolders at all"
-        )
-    if given != {None} and "train" not in given:
-        raise DataError(f"{path}: has split subfolders ({', '.join(sorted(given))}) but no train/ folder")
+        report.add(path, "", f"{loose} document(s) lie outside the train/dev/test subfolders; put every "
+                   "document in one of them, or use no subfolders at all")
+    elif given and given != {None} and "train" not in given:
+        report.add(path, "", f"has split subfolders ({', '.join(sorted(given))}) but no train/ folder")
     return docs
 
 
@@ -180,11 +192,14 @@ _TAG = re.compile(r"^(O|[BIES]-\S+)$")
 _CONLL_SUFFIXES = (".conll", ".bio", ".iob", ".iob2", ".txt", ".tsv", ".tags", ".bioes", "")
 
 
-def _conll_documents(path: Path, split: str | None) -> list[Document]:
+def _conll_documents(path: Path, split: str | None, report: Problems | None = None) -> list[Document]:
+    report = Problems() if report is None else report
+    found_before = len(report.items)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}). Expected: {CONLL_FORMAT}") from exc
+        report.add(path, f"byte {exc.start}", f"not UTF-8 text. Expected: {CONLL_FORMAT}")
+        return []
     docs: list[list[list[tuple[str, str]]]] = [[]]  # documents -> sentences -> (token, tag)
     sent: list[tuple[str, str]] = []
     has_docstart = False
@@ -205,21 +220,22 @@ def _conll_documents(path: Path, split: str | None) -> list[Document]:
             continue
         parts = line.split()
         if len(parts) < 2:
-            raise DataError(
-                f"{path}, line {no}: expected 'token<TAB>tag' (two columns), got one field {parts[0][:30]!r}"
-            )
+            report.add(path, f"line {no}",
+                       f"expected 'token<TAB>tag' (two columns), got one field {parts[0][:30]!r}")
+            continue
         tag = parts[-1]
         if not _TAG.match(tag):
-            raise DataError(
-                f"{path}, line {no}: malformed tag {tag[:30]!r}; expected O or a prefix B-, I-, "
-                "E-, S- and a label (e.g. B-Drugname)"
-            )
+            report.add(path, f"line {no}", f"malformed tag {tag[:30]!r}; expected O or a prefix B-, I-, "
+                       "E-, S- and a label (e.g. B-Drugname)")
+            continue
         sent.append((parts[0], tag))
     if sent:
         docs[-1].append(sent)
     docs = [d for d in docs if d]
     if not docs:
-        raise DataError(f"{path}: no token lines found. Expected: {CONLL_FORMAT}")
+        if len(report.items) == found_before:
+            report.add(path, "", f"no token lines found. Expected: {CONLL_FORMAT}")
+        return []
     if not has_docstart:  # no document boundaries: every sentence is its own document
         docs = [[s] for d in docs for s in d]
     scheme = "BIOES" if any(t[0] in "ES" for d in docs for s in d for _, t in s) else "BIO"
@@ -251,15 +267,17 @@ def _conll_documents(path: Path, split: str | None) -> list[Document]:
     return out
 
 
-def read_conll(path: str | Path) -> list[Document]:
+def read_conll(path: str | Path, report: Problems | None = None) -> list[Document]:
     """Documents of a CoNLL/BIO file or folder (see :data:`CONLL_FORMAT`). The text is the tokens
     joined by spaces; ``meta['sentences']`` keeps the token offsets so the tokenisation is the
-    file's, not re-done."""
+    file's, not re-done. Problems go to ``report`` (by default the first raises a DataError)."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if path.is_file():
-        return _conll_documents(path, None)
+        return _conll_documents(path, None, report)
     if not path.is_dir():
-        raise DataError(f"{path}: no such file or folder. Expected: {CONLL_FORMAT}")
+        report.add(path, "", f"no such file or folder. Expected: {CONLL_FORMAT}")
+        return []
     files = {}
     for f in sorted(path.iterdir()):
         if not f.is_file() or f.suffix.lower() not in _CONLL_SUFFIXES:
@@ -268,24 +286,27 @@ def read_conll(path: str | Path) -> list[Document]:
         if key is None:
             continue
         if key in files:
-            raise DataError(f"{path}: two files for the {key} split ({files[key].name}, {f.name})")
+            report.add(path, "", f"two files for the {key} split ({files[key].name}, {f.name})")
+            continue
         files[key] = f
     if "train" not in files:
-        raise DataError(f"{path}: no file whose name starts with 'train'. Expected: {CONLL_FORMAT}")
-    return [d for split in SPLITS if split in files for d in _conll_documents(files[split], split)]
+        report.add(path, "", f"no file whose name starts with 'train'. Expected: {CONLL_FORMAT}")
+    return [d for split in SPLITS if split in files for d in _conll_documents(files[split], split, report)]
 
 
-def read_user_corpus(path: str | Path) -> list[Document]:
-    """A user's annotated corpus: a brat folder if it holds ``.ann`` files, else CoNLL/BIO."""
+def read_user_corpus(path: str | Path, report: Problems | None = None) -> list[Document]:
+    """A user's annotated corpus: a brat folder if it holds ``.ann`` files, else CoNLL/BIO.
+    Problems go to ``report`` (by default the first raises a DataError)."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder. Expected: {USER_CORPUS_FORMAT}")
-    docs = read_brat(path) if path.is_dir() and any(path.rglob("*.ann")) else read_conll(path)
-    if not any(d.spans for d in docs):
-        raise DataError(
-            f"{path}: {len(docs)} document(s) but not a single annotated span; a tagger needs "
-            "labelled examples"
-        )
+        report.add(path, "", f"no such file or folder. Expected: {USER_CORPUS_FORMAT}")
+        return []
+    brat = path.is_dir() and any(path.rglob("*.ann"))
+    docs = read_brat(path, report) if brat else read_conll(path, report)
+    if not report.errors and not any(d.spans for d in docs):
+        report.add(path, "", f"{len(docs)} document(s) but not a single annotated span; a tagger "
+                   "needs labelled examples")
     return docs
 
 

@@ -274,8 +274,9 @@ def check_user_file(study: str, path: str | Path) -> None:
     if study not in USER_FORMATS:
         raise DataError(f"study {study!r} does not take a data file; use one of its registered "
                         f"datasets: {', '.join(for_study(study)) or '(none)'}")
-    reader, _ = USER_FORMATS[study]
-    reader(path)
+    from .checkdata import raise_if_problems
+
+    raise_if_problems(study, path)  # every problem of the data, not only the first
 
 
 def _user_checksums(path: Path, limit: int = 200) -> dict[str, str]:
@@ -311,7 +312,12 @@ def load(name_or_path: str, *, study: str | None = None, user_loader: Callable |
         raise DataError(f"data: {name_or_path!r} is neither a registered dataset "
                         f"({', '.join(DATASETS)}) nor an existing file or folder")
     if user_loader is None:
-        user_loader = USER_FORMATS[study][0] if study in USER_FORMATS else read_labelled_matrix
+        # the notebooks validate a user's data with the same checks as `precmed check-data`
+        from .checkdata import raise_if_problems
+
+        study = study if study in USER_FORMATS else "cancer_subtyping"
+        user_loader = USER_FORMATS[study][0]
+        raise_if_problems(study, path, **kwargs)
     loaded = user_loader(path, **kwargs)
     info = {"name": path.name, "kind": "restricted", "licence": "user-provided",
             "citation": "user-provided", "sha256": _user_checksums(path),

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .data import DATASETS, USER_FORMATS, Dataset
-from .errors import DataError
+from .errors import DataError, Problems
 from .tagger import CRF, Encoders, Tagger, predict, transition_constraints
 from .text import Document, Span, Token, split_sentences, tags_to_spans, token_to_char_spans, tokenise
 
@@ -129,59 +129,74 @@ I2B2_FORMAT = (
 )
 
 
-def read_i2b2_xml(path: str | Path) -> list[Document]:
+def read_i2b2_xml(path: str | Path, report: Problems | None = None) -> list[Document]:
     """Notes of an i2b2 2014 XML file, or of every ``.xml`` file of a folder (sorted by name).
 
     The patient of a note is the part of the file name before the first ``-`` (``110-01.xml`` is
-    patient 110), so splits keep a patient's notes together."""
+    patient 110), so splits keep a patient's notes together. Problems go to ``report`` (by
+    default the first raises a DataError)."""
+    report = Problems() if report is None else report
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.xml"))
         if not files:
-            raise DataError(f"{path}: the folder holds no .xml file. Expected: {I2B2_FORMAT}")
+            report.add(path, "", f"the folder holds no .xml file. Expected: {I2B2_FORMAT}")
     elif path.is_file():
         files = [path]
     else:
-        raise DataError(f"{path}: no such file or folder. Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"no such file or folder. Expected: {I2B2_FORMAT}")
+        files = []
     docs = []
     for f in files:
         try:
             root = ElementTree.parse(f).getroot()
         except ElementTree.ParseError as exc:
-            raise DataError(f"{f}: not well-formed XML ({exc}). Expected: {I2B2_FORMAT}") from exc
+            line, col = exc.position
+            report.add(f, f"line {line}, column {col + 1}",
+                       f"not well-formed XML ({exc}). Expected: {I2B2_FORMAT}")
+            continue
         except OSError as exc:
-            raise DataError(f"{f}: cannot be read ({exc})") from exc
+            report.add(f, "", f"cannot be read ({exc})")
+            continue
         text_el = root.find("TEXT")
         if text_el is None or text_el.text is None:
-            raise DataError(f"{f}: no <TEXT> element with the note's text. Expected: {I2B2_FORMAT}")
+            report.add(f, "", f"no <TEXT> element with the note's text. Expected: {I2B2_FORMAT}")
+            continue
         text = text_el.text
         spans = []
         tags = root.find("TAGS")
         for k, el in enumerate(list(tags) if tags is not None else []):
-            where = f"{f}, tag {k + 1} <{el.tag} id={el.get('id')!r}>"
+            where = f"tag {k + 1} <{el.tag} id={el.get('id')!r}>"
             try:
                 a, b = int(el.get("start")), int(el.get("end"))
             except (TypeError, ValueError):
-                raise DataError(f"{where}: start and end must be integer offsets, got "
-                                f"start={el.get('start')!r} end={el.get('end')!r}") from None
+                report.add(f, where, "start and end must be integer offsets, got "
+                           f"start={el.get('start')!r} end={el.get('end')!r}")
+                continue
             label = el.get("TYPE") or el.tag
             if not (0 <= a < b <= len(text)):
-                raise DataError(f"{where}: offsets {a}..{b} are outside the {len(text)}-character text")
+                report.add(f, where, f"offsets {a}..{b} are outside the {len(text)}-character text")
+                continue
             surface = el.get("text")
             if surface is not None and text[a:b] != surface:
-                raise DataError(f"{where}: the text at {a}..{b} does not reproduce the tag's text "
-                                f"attribute ({b - a} characters)")
+                report.add(f, where, f"the text at {a}..{b} does not reproduce the tag's text "
+                           f"attribute ({b - a} characters)")
+                continue
             spans.append(Span(a, b, label))
         docs.append(Document(id=f.stem, text=text, spans=sorted(spans), group=f.stem.split("-")[0],
                              meta={"file": f.name}))
     return docs
 
 
-def read_user_deid(path: str | Path) -> list[Document]:
-    """A user's annotated notes: i2b2 2014 XML (file or folder) or a PhysioNet deid pair in a folder."""
+def read_user_deid(path: str | Path, report: Problems | None = None) -> list[Document]:
+    """A user's annotated notes: i2b2 2014 XML (file or folder) or a PhysioNet deid pair in a folder.
+    Problems go to ``report`` (by default the first raises a DataError); a PhysioNet pair is
+    checked up to its first problem."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder. Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"no such file or folder. Expected: {I2B2_FORMAT}")
+        return []
     if path.is_dir():
         texts = sorted(path.glob("*.text"))
         if texts and not any(path.glob("*.xml")):
@@ -189,20 +204,24 @@ def read_user_deid(path: str | Path) -> list[Document]:
             phrase = next((p for p in (t.with_suffix(".phrase"), path / f"{t.stem}-phi.phrase")
                            if p.exists()), None)
             if phrase is None:
-                raise DataError(f"{path}: found {t.name} but no {t.stem}.phrase or {t.stem}-phi.phrase "
-                                f"beside it. Expected: {I2B2_FORMAT}")
+                report.add(path, "", f"found {t.name} but no {t.stem}.phrase or {t.stem}-phi.phrase "
+                           f"beside it. Expected: {I2B2_FORMAT}")
+                return []
             return read_physionet_deid(t, phrase)
     elif path.suffix.lower() != ".xml":
-        raise DataError(f"{path}: expected an .xml file (i2b2 2014) or a folder. Expected: {I2B2_FORMAT}")
-    docs = read_i2b2_xml(path)
-    if not any(d.spans for d in docs):
-        raise DataError(f"{path}: no PHI annotation found in {len(docs)} note(s); a model cannot be "
-                        f"trained or scored without them. Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"expected an .xml file (i2b2 2014) or a folder. Expected: {I2B2_FORMAT}")
+        return []
+    docs = read_i2b2_xml(path, report)
+    if report.errors:
+        return docs
     patients = {d.group for d in docs}
+    if not any(d.spans for d in docs):
+        report.add(path, "", f"no PHI annotation found in {len(docs)} note(s); a model cannot be "
+                   f"trained or scored without them. Expected: {I2B2_FORMAT}")
     if len(patients) < 3:
-        raise DataError(f"{path}: {len(docs)} note(s) of {len(patients)} patient(s); the study splits by "
-                        "patient into train, dev and test and needs notes of at least 3 patients (the "
-                        "patient is the part of a file name before its first '-')")
+        report.add(path, "", f"{len(docs)} note(s) of {len(patients)} patient(s); the study splits by "
+                   "patient into train, dev and test and needs notes of at least 3 patients (the "
+                   "patient is the part of a file name before its first '-')")
     return docs
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DATASETS, USER_FORMATS, Dataset
-from .errors import DataError
+from .errors import DataError, Problems
 from .text import Span, normalise_word, refine_tokens, tokenise
 
 NONE = "None"  #: the label of a candidate pair without a gold relation
@@ -431,73 +431,102 @@ _SPLIT_NAMES = {"train": "train", "training": "train", "dev": "dev", "valid": "d
                 "testing": "test"}
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, report: Problems | None = None) -> list[str] | None:
     try:
         return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}). Expected: {I2B2_FORMAT}") from exc
+        if report is None:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}). Expected: {I2B2_FORMAT}") from exc
+        report.add(path, f"byte {exc.start}", f"not UTF-8 text. Expected: {I2B2_FORMAT}")
+        return None
 
 
-def _check_span(path: Path, no: int, lines: list[list[str]], l1: int, t1: int, l2: int, t2: int) -> None:
+def _check_span(path: Path, no: int, lines: list[list[str]], l1: int, t1: int, l2: int, t2: int,
+                report: Problems | None = None) -> bool:
+    """Whether a concept's LINE:TOKEN LINE:TOKEN lies in the text (else a problem is reported)."""
+    report = Problems() if report is None else report
     if l1 != l2:
-        raise DataError(f"{path}, line {no}: the concept spans lines {l1} and {l2}; a concept must lie "
-                        "within one line (sentence)")
+        report.add(path, f"line {no}", f"the concept spans lines {l1} and {l2}; a concept must lie "
+                   "within one line (sentence)")
+        return False
     if not 1 <= l1 <= len(lines):
-        raise DataError(f"{path}, line {no}: line {l1} does not exist (the text has {len(lines)} lines)")
+        report.add(path, f"line {no}", f"line {l1} does not exist (the text has {len(lines)} lines)")
+        return False
     n = len(lines[l1 - 1])
     if not 0 <= t1 <= t2 < n:
-        raise DataError(f"{path}, line {no}: tokens {t1}-{t2} outside line {l1} of the text, which has "
-                        f"{n} tokens (tokens count from 0, both ends inclusive)")
+        report.add(path, f"line {no}", f"tokens {t1}-{t2} outside line {l1} of the text, which has "
+                   f"{n} tokens (tokens count from 0, both ends inclusive)")
+        return False
+    return True
 
 
-def _i2b2_note(txt: Path, con: Path, rel: Path | None,
-               split: str | None) -> tuple[list[RelSentence], Counter]:
-    lines = [ln.split() for ln in _read_lines(txt)]
-    concepts: dict[int, dict[tuple[int, int], Concept]] = {}
+def _i2b2_note(txt: Path, con: Path, rel: Path | None, split: str | None,
+               report: Problems | None = None) -> tuple[list[RelSentence], Counter]:
+    report = Problems() if report is None else report
     stats = Counter()
-    for no, raw in enumerate(_read_lines(con), 1):
+    txt_lines, con_lines = _read_lines(txt, report), _read_lines(con, report)
+    rel_lines = (_read_lines(rel, report) if rel else []) or []
+    if txt_lines is None or con_lines is None:
+        return [], stats
+    lines = [ln.split() for ln in txt_lines]
+    concepts: dict[int, dict[tuple[int, int], Concept]] = {}
+    for no, raw in enumerate(con_lines, 1):
         if not raw.strip():
             continue
         m = _CON.match(raw.strip())
         if not m:
-            raise DataError(f"{con}, line {no}: malformed concept line; expected "
-                            "c=\"text\" LINE:TOKEN LINE:TOKEN||t=\"problem\"")
+            report.add(con, f"line {no}", "malformed concept line; expected "
+                       "c=\"text\" LINE:TOKEN LINE:TOKEN||t=\"problem\"")
+            continue
         text, l1, t1, l2, t2, typ = m.group(1), *map(int, m.groups()[1:5]), m.group(6)
         if typ not in I2B2_TYPES:
-            raise DataError(f"{con}, line {no}: concept type {typ[:20]!r}; expected one of "
-                            f"{', '.join(I2B2_TYPES)}")
-        _check_span(con, no, lines, l1, t1, l2, t2)
+            report.add(con, f"line {no}", f"concept type {typ[:20]!r}; expected one of "
+                       f"{', '.join(I2B2_TYPES)}")
+            continue
+        if not _check_span(con, no, lines, l1, t1, l2, t2, report):
+            continue
         surface = " ".join(lines[l1 - 1][t1:t2 + 1]).lower()
         stats["surface_mismatch"] += surface != " ".join(text.split()).lower()
+        if surface != " ".join(text.split()).lower():
+            report.add(con, f"line {no}", f"the tokens at {l1}:{t1}-{t2} do not match the concept's "
+                       "text c=\"...\"", warning=True)
         per = concepts.setdefault(l1, {})
         if (t1, t2) in per and per[(t1, t2)].type != typ:
-            raise DataError(f"{con}, line {no}: tokens {l1}:{t1}-{t2} already have the type "
-                            f"{per[(t1, t2)].type}")
+            report.add(con, f"line {no}", f"tokens {l1}:{t1}-{t2} already have the type "
+                       f"{per[(t1, t2)].type}")
+            continue
         per.setdefault((t1, t2), Concept(f"C{l1}_{t1}_{t2}", t1, t2 + 1, typ))
         stats["concepts"] += 1
     relations: dict[int, dict] = {}
-    for no, raw in enumerate(_read_lines(rel) if rel else [], 1):
+    for no, raw in enumerate(rel_lines, 1):
         if not raw.strip():
             continue
         m = _REL.match(raw.strip())
         if not m:
-            raise DataError(f"{rel}, line {no}: malformed relation line; expected "
-                            "c=\"...\" L:T L:T||r=\"TrAP\"||c=\"...\" L:T L:T")
+            report.add(rel, f"line {no}", "malformed relation line; expected "
+                       "c=\"...\" L:T L:T||r=\"TrAP\"||c=\"...\" L:T L:T")
+            continue
         g = m.groups()
         a, lab, b = tuple(map(int, g[1:5])), g[5], tuple(map(int, g[7:11]))
         if not re.fullmatch(r"\w+", lab):
-            raise DataError(f"{rel}, line {no}: relation label {lab[:20]!r} is not a single word")
+            report.add(rel, f"line {no}", f"relation label {lab[:20]!r} is not a single word")
+            continue
         ids = []
         for l1, t1, l2, t2 in (a, b):
-            _check_span(rel, no, lines, l1, t1, l2, t2)
+            if not _check_span(rel, no, lines, l1, t1, l2, t2, report):
+                break
             c = concepts.get(l1, {}).get((t1, t2))
             if c is None:
-                raise DataError(f"{rel}, line {no}: no concept at {l1}:{t1} {l2}:{t2} in {con.name}; every "
-                                "relation argument must be a concept of the .con file")
+                report.add(rel, f"line {no}", f"no concept at {l1}:{t1} {l2}:{t2} in {con.name}; every "
+                           "relation argument must be a concept of the .con file")
+                break
             ids.append(c.id)
+        if len(ids) < 2:
+            continue
         if a[0] != b[0]:
-            raise DataError(f"{rel}, line {no}: the two concepts lie on lines {a[0]} and {b[0]}; relations "
-                            "hold within a sentence (line)")
+            report.add(rel, f"line {no}", f"the two concepts lie on lines {a[0]} and {b[0]}; relations "
+                       "hold within a sentence (line)")
+            continue
         relations.setdefault(a[0], {})[tuple(ids)] = lab
         stats["relations"] += 1
         stats["label_" + lab] += 1
@@ -519,41 +548,51 @@ def _find_partner(con: Path, folders: tuple[str, ...], suffix: str) -> Path | No
     return None
 
 
-def read_i2b2_relations(path: str | Path) -> RelCorpus:
+def read_i2b2_relations(path: str | Path, report: Problems | None = None) -> RelCorpus | None:
     """A folder of i2b2/VA 2010 notes (see :data:`I2B2_FORMAT`), every problem reported with the
     file and line. Returns a RelCorpus with the i2b2 types, legal pairs and labels (labels not in
-    the i2b2 set are kept and added)."""
+    the i2b2 set are kept and added). Problems go to ``report`` (by default the first raises a
+    DataError; a collecting report gets them all and None back when there were any)."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"{path}: no such folder. Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"no such folder. Expected: {I2B2_FORMAT}")
+        return None
     if not path.is_dir():
-        raise DataError(f"{path}: expected a folder of .txt/.con/.rel files. Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"expected a folder of .txt/.con/.rel files. Expected: {I2B2_FORMAT}")
+        return None
     cons = sorted(path.rglob("*.con"))
     if not cons:
-        raise DataError(f"{path}: no .con concept files in this folder or its subfolders. "
-                        f"Expected: {I2B2_FORMAT}")
+        report.add(path, "", f"no .con concept files in this folder or its subfolders. "
+                   f"Expected: {I2B2_FORMAT}")
+        return None
     sentences, stats = [], Counter()
     for con in cons:
         txt = _find_partner(con, ("txt", "text", "docs"), ".txt")
         if txt is None:
-            raise DataError(f"{con}: no text file {con.stem}.txt beside it or in a txt/ folder. "
-                            f"Expected: {I2B2_FORMAT}")
+            report.add(con, "", f"no text file {con.stem}.txt beside it or in a txt/ folder. "
+                       f"Expected: {I2B2_FORMAT}")
+            continue
         rel = _find_partner(con, ("rel", "rels", "relation", "relations"), ".rel")
         stats["notes_without_rel"] += rel is None
         split = next((_SPLIT_NAMES[p.lower()] for p in con.relative_to(path).parts[:-1]
                       if p.lower() in _SPLIT_NAMES), None)
-        s, st = _i2b2_note(txt, con, rel, split)
+        s, st = _i2b2_note(txt, con, rel, split, report)
         sentences += s
         stats.update(st)
+    if report.errors:
+        return None
     splits = {s.split for s in sentences}
     if None in splits and len(splits) > 1:
-        raise DataError(f"{path}: some notes lie in train/ or test/ folders and some outside them; put every "
-                        "note in one of them, or use no split folders at all")
-    if splits != {None} and not {"train", "test"} <= splits:
-        raise DataError(f"{path}: split folders {sorted(splits)} found; both train/ and test/ are needed")
+        report.add(path, "", "some notes lie in train/ or test/ folders and some outside them; put every "
+                   "note in one of them, or use no split folders at all")
+    elif splits != {None} and not {"train", "test"} <= splits:
+        report.add(path, "", f"split folders {sorted(splits)} found; both train/ and test/ are needed")
     if not stats["relations"]:
-        raise DataError(f"{path}: {stats['notes']} note(s) but not a single relation in their .rel files; a "
-                        "relation classifier needs labelled examples")
+        report.add(path, "", f"{stats['notes']} note(s) but not a single relation in their .rel files; a "
+                   "relation classifier needs labelled examples")
+    if report.errors:
+        return None
     extra = sorted(k[6:] for k in stats if k.startswith("label_") and k[6:] not in I2B2_LABELS)
     return RelCorpus("i2b2_2010", sentences, I2B2_LEGAL, I2B2_LABELS + tuple(extra), dict(stats))
 

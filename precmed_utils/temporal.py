@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from .data import DATASETS, USER_FORMATS, Dataset
-from .errors import DataError
+from .errors import DataError, Problems
 from .text import Document, Span, Token
 
 LABELS = ("EVENT", "TIMEX3")
@@ -244,53 +244,73 @@ def _parse_xml_lines(raw: bytes, where: str) -> _Node:
     try:
         parser.Parse(raw, True)
     except xml.parsers.expat.ExpatError as exc:
-        raise DataError(f"{where}, line {exc.lineno}, column {exc.offset + 1}: not well-formed XML "
-                        f"({xml.parsers.expat.ErrorString(exc.code)}). Expected: {ANAFORA_FORMAT}") from exc
+        loc = f"line {exc.lineno}, column {exc.offset + 1}"
+        msg = f"not well-formed XML ({xml.parsers.expat.ErrorString(exc.code)}). Expected: {ANAFORA_FORMAT}"
+        raise DataError(f"{where}, {loc}: {msg}", loc, msg) from exc
     if not root.children:
-        raise DataError(f"{where}: empty XML document. Expected: {ANAFORA_FORMAT}")
+        msg = f"empty XML document. Expected: {ANAFORA_FORMAT}"
+        raise DataError(f"{where}: {msg}", "", msg)
     return root.children[0]
 
 
-def parse_anafora(raw: bytes, text: str, where: str) -> tuple[list[Span], dict, Counter]:
-    """EVENT/TIMEX3 spans, DocTimeRel by span, and counts of the entity types left out."""
-    root = _parse_xml_lines(raw, where)
+def parse_anafora(raw: bytes, text: str, where: str,
+                  report: Problems | None = None) -> tuple[list[Span], dict, Counter]:
+    """EVENT/TIMEX3 spans, DocTimeRel by span, and counts of the entity types left out.
+    Problems go to ``report`` (by default the first raises a DataError)."""
+    report = Problems() if report is None else report
+    empty: tuple[list[Span], dict, Counter] = ([], {}, Counter())
+    try:
+        root = _parse_xml_lines(raw, where)
+    except DataError as exc:
+        if not report.collect:
+            raise
+        loc, msg = exc.args[1:3]
+        report.add(where, loc, msg)
+        return empty
     if root.tag != "data":
-        raise DataError(f"{where}, line {root.line}: root element <{root.tag}>, expected <data>. "
-                        f"Expected: {ANAFORA_FORMAT}")
+        report.add(where, f"line {root.line}", f"root element <{root.tag}>, expected <data>. "
+                   f"Expected: {ANAFORA_FORMAT}")
+        return empty
     ann = root.find("annotations")
     if ann is None:
-        raise DataError(f"{where}, line {root.line}: no <annotations> element in <data>")
+        report.add(where, f"line {root.line}", "no <annotations> element in <data>")
+        return empty
     spans, dtr, ignored = [], {}, Counter()
     for ent in ann.findall("entity"):
         id_el = ent.find("id")
         eid = id_el.text.strip() if id_el is not None and id_el.text.strip() else None
-        what = f"{where}, line {ent.line}, <entity>" + (f" {eid}" if eid else "")
+        what = f"line {ent.line}, <entity>" + (f" {eid}" if eid else "")
         if eid is None:
-            raise DataError(f"{what}: no <id>")
+            report.add(where, what, "no <id>")
+            continue
         type_el = ent.find("type")
         if type_el is None or not type_el.text.strip():
-            raise DataError(f"{what}: no <type> (expected EVENT or TIMEX3, or another type to ignore)")
+            report.add(where, what, "no <type> (expected EVENT or TIMEX3, or another type to ignore)")
+            continue
         etype = type_el.text.strip()
         if etype not in LABELS:
             ignored[etype] += 1
             continue
         span_el = ent.find("span")
         if span_el is None or not span_el.text.strip():
-            raise DataError(f"{what}: no <span> (expected <span>start,end</span>)")
+            report.add(where, what, "no <span> (expected <span>start,end</span>)")
+            continue
         pieces = []
         for piece in span_el.text.strip().split(";"):
+            at = f"line {span_el.line}, <span> of {eid}"
             m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", piece)
             if not m:
-                raise DataError(f"{where}, line {span_el.line}, <span> of {eid}: {piece.strip()[:30]!r} "
-                                "is not 'start,end' (two non-negative integers)")
+                report.add(where, at,
+                           f"{piece.strip()[:30]!r} is not 'start,end' (two non-negative integers)")
+                continue
             a, b = int(m.group(1)), int(m.group(2))
             if not a < b:
-                raise DataError(f"{where}, line {span_el.line}, <span> of {eid}: start {a} is not "
-                                f"before end {b}")
+                report.add(where, at, f"start {a} is not before end {b}")
+                continue
             if b > len(text):
-                raise DataError(f"{where}, line {span_el.line}, <span> of {eid}: end {b} is past the end "
-                                f"of the {len(text)}-character text (is the XML paired with the right "
-                                "text file?)")
+                report.add(where, at, f"end {b} is past the end of the {len(text)}-character text (is the "
+                           "XML paired with the right text file?)")
+                continue
             pieces.append((a, b))
         props = ent.find("properties")
         rel_el = props.find("DocTimeRel") if props is not None else None
@@ -306,7 +326,7 @@ _SPLIT_NAMES = {"train": "train", "training": "train", "dev": "dev", "developmen
                 "valid": "dev", "validation": "dev", "test": "test", "testing": "test"}
 
 
-def _pairs(folder: Path) -> list[tuple[str, Path, Path]]:
+def _pairs(folder: Path, report: Problems) -> list[tuple[str, Path, Path]]:
     """(document id, text file, xml file) for the documents in ``folder`` (flat or one subfolder
     per document)."""
     out = []
@@ -315,8 +335,9 @@ def _pairs(folder: Path) -> list[tuple[str, Path, Path]]:
         cands = [folder / f"{stem}.txt", folder / stem]
         txt = next((c for c in cands if c.is_file()), None)
         if txt is None:
-            raise DataError(f"{xml_file}: no text file beside it (expected {stem}.txt or {stem}). "
-                            f"Expected: {ANAFORA_FORMAT}")
+            report.add(xml_file, "", f"no text file beside it (expected {stem}.txt or {stem}). "
+                       f"Expected: {ANAFORA_FORMAT}")
+            continue
         out.append((stem, txt, xml_file))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         if sub.name.lower() in _SPLIT_NAMES:
@@ -325,44 +346,54 @@ def _pairs(folder: Path) -> list[tuple[str, Path, Path]]:
         if not xmls:
             continue
         if len(xmls) > 1:
-            raise DataError(f"{sub}: {len(xmls)} XML files; expected one Anafora annotation per "
-                            "document folder")
+            report.add(sub, "", f"{len(xmls)} XML files; expected one Anafora annotation per "
+                       "document folder")
+            continue
         txt = next((c for c in (sub / sub.name, sub / f"{sub.name}.txt") if c.is_file()), None)
         if txt is None:
-            raise DataError(f"{sub}: no text file {sub.name} or {sub.name}.txt beside {xmls[0].name}")
+            report.add(sub, "", f"no text file {sub.name} or {sub.name}.txt beside {xmls[0].name}")
+            continue
         out.append((sub.name, txt, xmls[0]))
     return out
 
 
-def read_anafora(path: str | Path) -> list[Document]:
-    """Read a folder of Anafora-annotated documents (see ``ANAFORA_FORMAT``)."""
+def read_anafora(path: str | Path, report: Problems | None = None) -> list[Document]:
+    """Read a folder of Anafora-annotated documents (see ``ANAFORA_FORMAT``). Problems go to
+    ``report`` (by default the first raises a DataError)."""
+    report = Problems() if report is None else report
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"{path}: no such folder. Expected: {ANAFORA_FORMAT}")
+        report.add(path, "", f"no such folder. Expected: {ANAFORA_FORMAT}")
+        return []
     if not path.is_dir():
-        raise DataError(f"{path}: is a file, expected a folder of documents. Expected: {ANAFORA_FORMAT}")
+        report.add(path, "", f"is a file, expected a folder of documents. Expected: {ANAFORA_FORMAT}")
+        return []
     groups = [(None, path)]
     splits = {_SPLIT_NAMES[p.name.lower()]: p for p in path.iterdir()
               if p.is_dir() and p.name.lower() in _SPLIT_NAMES}
     groups += [(s, p) for s, p in sorted(splits.items())]
     docs, seen = [], set()
     for split, folder in groups:
-        for doc_id, txt, xml_file in _pairs(folder):
+        for doc_id, txt, xml_file in _pairs(folder, report):
             try:
                 with open(txt, encoding="utf-8", newline="") as fh:  # offsets count "\r\n" as two characters
                     text = fh.read()
             except UnicodeDecodeError as exc:
-                raise DataError(f"{txt}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-            spans, dtr, ignored = parse_anafora(xml_file.read_bytes(), text, str(xml_file))
+                report.add(txt, f"byte {exc.start}", f"not UTF-8 text ({exc.reason})")
+                continue
+            spans, dtr, ignored = parse_anafora(xml_file.read_bytes(), text, str(xml_file), report)
             if doc_id in seen:
-                raise DataError(f"{xml_file}: document id {doc_id!r} appears twice in {path}")
+                report.add(xml_file, "", f"document id {doc_id!r} appears twice in {path}")
+                continue
             seen.add(doc_id)
             docs.append(Document(doc_id, text, spans, group=doc_id,
                                  meta={"split": split, "doctimerel": dtr, "ignored_types": dict(ignored)}))
+    if report.errors:
+        return docs
     if not docs:
-        raise DataError(f"{path}: no documents found (no *.xml annotation files). Expected: {ANAFORA_FORMAT}")
-    if not any(d.spans for d in docs):
-        raise DataError(f"{path}: {len(docs)} documents but not one EVENT or TIMEX3 entity")
+        report.add(path, "", f"no documents found (no *.xml annotation files). Expected: {ANAFORA_FORMAT}")
+    elif not any(d.spans for d in docs):
+        report.add(path, "", f"{len(docs)} documents but not one EVENT or TIMEX3 entity")
     return docs
 
 
