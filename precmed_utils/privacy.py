@@ -31,42 +31,92 @@ from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 # --- small cells ---------------------------------------------------------------------------------
 
 
-def suppress_small_cells(df: pd.DataFrame, threshold: int, columns=None) -> pd.DataFrame:
+def _small(v, threshold: int) -> bool:
+    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            and v == v and float(v).is_integer() and 0 < v < threshold)
+
+
+def suppress_small_cells(df: pd.DataFrame, threshold: int, columns=None, totals=()) -> pd.DataFrame:
     """A copy of ``df`` in which every count 0 < n < ``threshold`` reads ``"<threshold"``.
 
     ``columns``: the count columns (default: every integer column; a column of floats such as a
     rate or a score is not a count and is left alone). Zeros are kept (an empty cell discloses
     nobody) and so are non-numbers. ``threshold`` <= 1 returns an unchanged copy.
 
-    This is primary suppression only. A row or column total printed beside a row in which a
-    single cell was suppressed gives that cell back by subtraction (total minus the visible
-    cells); the caller must suppress a second cell of that row (complementary suppression), or
-    not print the total, or suppress the total as well by listing it in ``columns``, where it is
-    treated like any other count. This function does not choose complementary cells.
+    ``totals``: columns holding a row's total (or any value from which a suppressed cell could be
+    computed); in a row where some cell was suppressed they read ``"hidden"`` (and a small total
+    reads ``"<threshold"`` like any count). For a total *row*, suppress the transposed table. Without that, a
+    total printed beside a row with a single suppressed cell gives it back by subtraction. This
+    is the only complementary suppression done: totals across rows (a column sum printed in
+    another table), or one small cell recovered from the other rows' cells and a known grand
+    total, are the caller's to avoid, by not printing them.
     """
     threshold = int(threshold)
     out = df.copy()
     if threshold <= 1:
         return out
     if columns is None:
-        columns = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c])]
+        columns = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c]) and c not in totals]
     label = f"<{threshold}"
+    hit = pd.Series(False, index=df.index)
     for c in columns:
-        col = df[c]
-
-        def small(v):
-            return (isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-                    and float(v).is_integer() and 0 < v < threshold)
-
-        mask = col.map(small)
+        mask = df[c].map(lambda v: _small(v, threshold)).astype(bool)
         if mask.any():
-            out[c] = col.astype(object).where(~mask, label)
+            out[c] = df[c].astype(object).where(~mask, label)
+            hit |= mask
+    for c in totals:
+        small = df[c].map(lambda v: _small(v, threshold)).astype(bool)
+        out[c] = df[c].astype(object).where(~small, label).where(~hit, "hidden")
     return out
+
+
+def restricted(data) -> bool:
+    """Whether ``data`` (a data info dict, or a list of them such as ``run.data``) includes a
+    user's own file (``kind == "restricted"``)."""
+    infos = [data] if isinstance(data, dict) else list(data or [])
+    return any(d.get("kind") == "restricted" for d in infos)
+
+
+def shown(table, data, threshold: int, columns=None, totals=()):
+    """What a notebook displays of a count table: the table itself when ``data`` is shipped open
+    or simulated data, else its small counts suppressed. ``table``: a DataFrame (see
+    ``suppress_small_cells``), a Series or a dict of counts (``totals``: keys to hide when another
+    value was suppressed)."""
+    if not restricted(data) or int(threshold) <= 1:
+        return table
+    if isinstance(table, pd.DataFrame):
+        return suppress_small_cells(table, threshold, columns, totals)
+    items = dict(table)
+    keys = [k for k in (columns if columns is not None else items) if k not in totals]
+    small = [k for k in keys if _small(items[k], threshold)]
+    out = {k: (f"<{int(threshold)}" if k in small else "hidden" if small and k in totals else v)
+           for k, v in items.items()}
+    return pd.Series(out, name=table.name) if isinstance(table, pd.Series) else out
+
+
+def is_suppressed(n, data, threshold: int) -> bool:
+    """Whether a count ``n`` of ``data`` is shown as ``"<threshold"`` (restricted data only)."""
+    return restricted(data) and _small(n, int(threshold))
+
+
+def shown_total(total, parts, data, threshold: int):
+    """A total as a notebook shows it: ``"hidden"`` when one of its ``parts`` is suppressed (it
+    would give the part back), ``"<threshold"`` when it is small itself, else unchanged."""
+    if is_suppressed(total, data, threshold):
+        return f"<{int(threshold)}"
+    return "hidden" if any(is_suppressed(p, data, threshold) for p in parts) else total
+
+
+def count_text(n, data, threshold: int, parts=()) -> str:
+    """A count for a sentence or a text cell: ``1,234``, or ``<10`` / ``hidden`` as above."""
+    v = shown_total(n, parts, data, threshold)
+    return f"{v:,}" if not isinstance(v, str) else v
 
 
 # --- output text ---------------------------------------------------------------------------------

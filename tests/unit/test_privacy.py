@@ -9,7 +9,15 @@ import pytest
 from conftest import ROOT
 
 from precmed_utils import privacy, runner
-from precmed_utils.privacy import EXEMPT_TAG, check_chapter, find_phi, scan_notebook, suppress_small_cells
+from precmed_utils.privacy import (
+    EXEMPT_TAG,
+    check_chapter,
+    find_phi,
+    restricted,
+    scan_notebook,
+    shown,
+    suppress_small_cells,
+)
 from precmed_utils.runner import RunResult, stage_book
 
 # made up for this test: no real person
@@ -33,16 +41,41 @@ def test_small_counts_are_suppressed_zeros_and_large_kept():
     assert out["train"].tolist() == [12, 3, 0, 9] and out["test"].tolist() == [10, "<10", "<10", 25]
 
 
-def test_a_total_gives_back_a_lone_suppressed_cell_unless_it_is_suppressed_too():
-    # the documented limit: primary suppression only. One suppressed cell in a row with its
-    # total printed can be recovered by subtraction ...
+def test_a_total_cannot_give_back_a_lone_suppressed_cell():
     df = pd.DataFrame({"group": ["x", "y"], "a": [20, 30], "b": [3, 40], "total": [23, 70]})
+    # primary suppression alone: the total gives the cell back by subtraction ...
     out = suppress_small_cells(df, 5, columns=["a", "b"])
     row = out.iloc[0]
-    assert row["b"] == "<5" and row["total"] - row["a"] == 3  # recovered
-    # ... so a table of a user's data must not print that total (or must suppress more cells)
-    no_total = suppress_small_cells(df.drop(columns="total"), 5)
-    assert "3" not in no_total.to_string().split()
+    assert row["b"] == "<5" and row["total"] - row["a"] == 3
+    # ... so the total of a row with a suppressed cell is hidden; other rows keep theirs
+    out = suppress_small_cells(df, 5, totals=["total"])
+    assert out["total"].tolist() == ["hidden", 70] and out["b"].tolist() == ["<5", 40]
+    assert "3" not in out.to_string().split() and "23" not in out.to_string().split()
+
+
+def test_shown_only_suppresses_restricted_data():
+    counts = {"patients": 23, "poor": 20, "excluded": 3}
+    open_info, user_info = {"kind": "open"}, {"kind": "restricted"}
+    assert shown(counts, [open_info], 10) is counts
+    assert shown(counts, [open_info, user_info], 10, totals=["patients"]) == {
+        "patients": "hidden", "poor": 20, "excluded": "<10"}
+    s = shown(pd.Series({"ALL": 4, "AML": 30}, name="n"), user_info, 5)
+    assert s.tolist() == ["<5", 30] and s.name == "n"
+    df = pd.DataFrame({"n": [2, 12]})
+    assert shown(df, [open_info], 5) is df and shown(df, [user_info], 5)["n"].tolist() == ["<5", 12]
+    assert restricted([user_info]) and not restricted(open_info) and not restricted([])
+
+
+def test_totals_and_counts_in_text():
+    user, shipped = [{"kind": "restricted"}], [{"kind": "simulated"}]
+    assert privacy.shown_total(77, [58, 19], user, 20) == "hidden"  # 77 - 58 would give 19 back
+    assert privacy.shown_total(77, [58, 19], user, 10) == 77
+    assert privacy.shown_total(7, [4, 3], user, 10) == "<10"
+    assert privacy.shown_total(77, [58, 19], shipped, 20) == 77
+    assert privacy.count_text(1234, user, 10) == "1,234" and privacy.count_text(3, user, 10) == "<10"
+    assert privacy.count_text(3, shipped, 10) == "3" and privacy.count_text(0, user, 10) == "0"
+    assert privacy.count_text(40, user, 10, parts=[37, 3]) == "hidden"
+    assert privacy.is_suppressed(9, user, 10) and not privacy.is_suppressed(10, user, 10)
 
 
 # --- the scan ------------------------------------------------------------------------------------
