@@ -188,6 +188,7 @@ _NAME = r"[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?"
 _NAME_CONTEXT = re.compile(  # the word after the context must be capitalised: case-sensitive
     rf"\b(?:[Pp]atient|[Pp]t|PATIENT|[Nn]ame|NAME)(?:'s)?(?: name| NAME)?(?:\s*[:=]\s*|\s+)"
     rf"({_NAME}(?:\s+{_NAME})?)\b")
+_SERIES_FOOTER = re.compile(r",\s*(?:dtype|Length|Freq):")  # pandas: "Name: Recall, dtype: float64"
 _MONTH_WORDS = {"January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"}
 PATTERNS: list[tuple[str, re.Pattern]] = [
@@ -289,7 +290,7 @@ def find_phi(text: str, categories=LIKELY_PHI) -> list[tuple[int, int, str, str]
             add(s.start, s.end, cat, s.label)
     for m in _NAME_CONTEXT.finditer(text):
         words = m.group(1).split()
-        if words[0] not in _MONTH_WORDS:
+        if words[0] not in _MONTH_WORDS and not _SERIES_FOOTER.match(text, m.end()):
             add(m.start(1), m.end(1), "name", "PTName")
     from .deid import FIRST_NAMES
 

@@ -141,7 +141,8 @@ def test_each_category_is_caught_in_an_html_table_too(tmp_path, leak, category):
 def test_aggregates_and_the_books_own_text_are_clean(tmp_path):
     prose = ("Dr.VAE beats the VAE in 3/5 repeats; 12 ms per batch at 1e-3; tokens/s 3560.0; "
              "the 1995 cohort, published in March 2008; ages 18-89; 421924.0000 tokens, range 900-1500; "
-             "Patients (n) 163; the patient split is by patient; mean 593.1234 (SD 12.5)")
+             "Patients (n) 163; the patient split is by patient; mean 593.1234 (SD 12.5)\n"
+             "Name: Recall, dtype: float64")
     path = executed_notebook(tmp_path / "nb.ipynb", [
         [table_output(COHORT)], [table_output(MANIFEST_LIKE)],
         [nbformat.v4.new_output("display_data", data={"text/markdown": prose, "text/plain": "<Markdown>"})],
