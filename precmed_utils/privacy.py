@@ -194,6 +194,12 @@ _MONTH_WORDS = {"January", "February", "March", "April", "May", "June", "July", 
 PATTERNS: list[tuple[str, re.Pattern]] = [
     ("email", re.compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
     ("id", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),  # SSN-shaped
+    # an ISO date after a word of a person's life (birth, admission...); alone, an ISO date is as
+    # likely the date a claim was set or a run finished
+    ("date", re.compile(
+        r"\b(?:DOB|[Dd]\.?[Oo]\.?[Bb]\.?|[Bb]irth(?:\s?date|day)?|[Bb]orn|[Aa]dmi(?:tted|ssion)|"
+        r"[Dd]ischarg\w*|[Dd]ied|[Dd]eath|[Dd]eceased)\b\W{0,12}"
+        r"((?:1[89]|2[01])\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))\b")),
     ("id", re.compile(  # a record number after its name
         r"\b(?:MRN|mrn|[Mm]edical [Rr]ecord(?: [Nn]umber| [Nn]o\.?| #)?|[Rr]ecord [Nn]umber|"
         r"[Pp]atient (?:ID|[Ii]d|[Nn]umber|[Nn]o\.?)|SSN|[Uu]nit [Nn]o\.?|"
@@ -203,6 +209,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
         r"\b\d{1,5}\s+(?:[A-Z][a-z]+\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
         r"Drive|Court|Ct|Terrace|Place|Parkway|Highway|Hwy)\b\.?")),
 ]
+_PATTERN_LABELS = {"email": "Email", "id": "Identifier", "address": "Address", "date": "Date"}
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,7 @@ def find_phi(text: str, categories=LIKELY_PHI) -> list[tuple[int, int, str, str]
     for cat, rx in PATTERNS:
         for m in rx.finditer(text):
             g = 1 if rx.groups else 0
-            add(m.start(g), m.end(g), cat, {"email": "Email", "id": "Identifier", "address": "Address"}[cat])
+            add(m.start(g), m.end(g), cat, _PATTERN_LABELS[cat])
     for s in _deidentifier().find(text):
         surface = text[s.start:s.end]
         cat = _category(s.label, surface, text, s.start)

@@ -128,6 +128,7 @@ def test_a_planted_leak_is_found_where_it_is_without_echoing_it(tmp_path):
     ("SSN 078-05-1120 on file", "id"),
     ("lives at 42 Larkspur Lane, Dover", "address"),
     ("admitted 03/14/2019 with sepsis", "date"),
+    ("dob 1956-04-12", "date"),
     ("a 97 year old man", "age"),
     ("<td>Mary Quellmore</td>", "name"),
 ])
@@ -142,7 +143,7 @@ def test_aggregates_and_the_books_own_text_are_clean(tmp_path):
     prose = ("Dr.VAE beats the VAE in 3/5 repeats; 12 ms per batch at 1e-3; tokens/s 3560.0; "
              "the 1995 cohort, published in March 2008; ages 18-89; 421924.0000 tokens, range 900-1500; "
              "Patients (n) 163; the patient split is by patient; mean 593.1234 (SD 12.5)\n"
-             "Name: Recall, dtype: float64")
+             "Name: Recall, dtype: float64\nstarted 2026-11-29T04:51:06+00:00; rule (set 2026-11-28)")
     path = executed_notebook(tmp_path / "nb.ipynb", [
         [table_output(COHORT)], [table_output(MANIFEST_LIKE)],
         [nbformat.v4.new_output("display_data", data={"text/markdown": prose, "text/plain": "<Markdown>"})],
@@ -230,3 +231,16 @@ def test_privacy_scan_command(tmp_path):
     assert res.returncode == 0 and "0 likely PHI" in res.stdout
     res = precmed("privacy-scan", str(clean), str(leaky))
     assert res.returncode == 1 and "3 likely PHI" in res.stdout and LEAK_PHONE not in res.stdout
+
+
+def test_precmed_book_exits_1_and_says_why_when_a_chapter_is_refused(monkeypatch, tmp_path):
+    from conftest import precmed
+
+    why = privacy.REFUSED + "cancer_subtyping: 1 likely PHI finding(s) in the outputs of cell(s) 7"
+    refused = RunResult("cancer_subtyping", "smoke", False, str(tmp_path), 1.0, why)
+    ok = RunResult("adr_bcpnn", "smoke", True, str(tmp_path), 1.0)
+    monkeypatch.setattr(runner, "build_book", lambda *a, **k: ({"cancer_subtyping": refused, "adr_bcpnn": ok},
+                                                               tmp_path / "index.html"))
+    res = precmed("book", "--profile", "smoke")
+    assert res.returncode == 1
+    assert "1 study failed: cancer_subtyping" in res.stderr and "cell(s) 7" in res.stderr
