@@ -27,6 +27,7 @@ EPILOG = """examples:
   precmed benchmark --profiles smoke,default
   precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
   precmed predict deidentification runs/deidentification/<run>/model notes/ --out spans.json
+  precmed privacy-scan runs/cancer_subtyping/<run>
 """
 
 
@@ -92,6 +93,7 @@ def _cmd_check_data(args) -> int:
 
 
 def _cmd_book(args) -> int:
+    from .privacy import is_refusal
     from .runner import build_book
 
     results, index = build_book(args.profile, args.jobs, args.runs_dir, args.out)
@@ -100,6 +102,9 @@ def _cmd_book(args) -> int:
     if failed:
         print(f"{len(failed)} stud{'y' if len(failed) == 1 else 'ies'} failed: "
               f"{', '.join(failed)}", file=sys.stderr)
+        for s in failed:
+            if is_refusal(results[s]):  # say where the privacy gate found what
+                print(results[s].error, file=sys.stderr)
         return 1
     return 0
 
@@ -192,6 +197,25 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_privacy_scan(args) -> int:
+    from .privacy import scan_notebook
+
+    dirty = 0
+    for path in args.notebooks:
+        p = Path(path)
+        if p.is_dir():
+            p = p / "notebook.ipynb"
+        if not p.is_file():
+            raise ParameterError(f"{path}: no such notebook (give an executed .ipynb or a run folder)")
+        rep = scan_notebook(p, report=True)
+        exempt = f"; cells exempted by their tag: {rep.exempt_cells}" if rep.exempt_cells else ""
+        print(f"{p}: {len(rep.findings)} likely PHI finding(s) ({rep.seconds:.2f}s){exempt}")
+        for f in rep.findings:
+            print(f"  - {f.describe()}")
+        dirty += bool(rep.findings)
+    return 1 if dirty else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="precmed", description="Run the precmed reproductions "
                                  "and build the book.", epilog=EPILOG,
@@ -264,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="a UTF-8 text file, or a folder of .txt notes")
     p.add_argument("--out", default=None, help="write the JSON here (must not exist) instead of to stdout")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("privacy-scan", help="scan executed notebooks' outputs for likely PHI (the "
+                       "book's privacy gate); exit status 1 when something is found")
+    p.add_argument("notebooks", nargs="+", help="executed .ipynb files or run folders")
+    p.set_defaults(func=_cmd_privacy_scan)
 
     p = sub.add_parser("clean", help="remove the built book (and with --runs, all runs)")
     p.add_argument("--runs", action="store_true", help="also remove runs/")

@@ -6,7 +6,9 @@
   parameters never overwrite each other; a failed run never touches an earlier result (it is
   kept as ``failed-<profile>-<hash>/`` for inspection).
 - ``build_book`` runs every study (in parallel processes), stages the book's pages with the
-  executed notebooks and a generated scoreboard, and builds the HTML with Jupyter Book.
+  executed notebooks and a generated scoreboard, and builds the HTML with Jupyter Book. Every
+  chapter passes the privacy gate first (``privacy.gate``): one whose outputs show likely PHI
+  is not staged, a refusal page stands in for it, and it counts as a failed study.
 
 Used by the ``precmed`` CLI and the tests; shared by all studies.
 """
@@ -26,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import benchmark
+from . import benchmark, privacy
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
@@ -183,7 +185,8 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         if r is None:
             title, claims_s = info["title"], "*not reproduced yet*"
         elif not r.ok:
-            title, claims_s = f"[{info['title']}](studies/{sid}.md)", "**run failed**"
+            title = f"[{info['title']}](studies/{sid}.md)"
+            claims_s = "**refused by the privacy gate**" if privacy.is_refusal(r) else "**run failed**"
         else:
             m = json.loads((Path(r.path) / "metrics.json").read_text())
             ours = (m.get("headline") or {}).get("ours") or {}
@@ -231,6 +234,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
     studies_dir.mkdir()
     perf = benchmark.load()
     for sid, r in results.items():
+        # the privacy gate: a chapter with likely PHI in its outputs is refused (counts as failed)
+        r = results[sid] = privacy.gate(r)
         if r.ok:
             nb = json.loads((Path(r.path) / "notebook.ipynb").read_text())
             # the run-time tiers, measured by `precmed benchmark`, under the chapter's introduction
@@ -239,7 +244,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
             nb["cells"].insert(1, tiers)
             (studies_dir / f"{sid}.ipynb").write_text(json.dumps(nb, indent=1))
         else:
-            (studies_dir / f"{sid}.md").write_text(failure_page(sid, r))
+            page = privacy.refusal_page(sid, r) if privacy.is_refusal(r) else failure_page(sid, r)
+            (studies_dir / f"{sid}.md").write_text(page)
     (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
     (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
     return stage
