@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import benchmark
+from . import benchmark, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
@@ -241,6 +241,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
             (studies_dir / f"{sid}.md").write_text(failure_page(sid, r))
     (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
     (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
+    # the instructor appendix, the teaching page's run-time tiers and the launch links
+    teaching.stage_teaching(stage)
     return stage
 
 
