@@ -1,8 +1,9 @@
 """Smoke run of every notebook, reproducibility (nbval) and the book build, as `make test` runs them.
 
 The book is built once per test session from smoke runs, in a temporary folder, with warnings
-as errors; the executed notebooks are then re-executed by nbval, which checks that the cells
-marked `# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
+as errors (the ``smoke_book`` fixture of conftest.py, shared with test_browser.py); the executed
+notebooks are then re-executed by nbval, which checks that the cells marked
+`# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
 """
 
 import subprocess
@@ -10,18 +11,9 @@ import sys
 
 import pytest
 
-from precmed_utils.runner import build_book
 from precmed_utils.studies import all_studies, implemented_studies, study_info
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("book")
-    results, index = build_book("smoke", jobs=2, runs_dir=root / "runs", out_dir=root / "build",
-                                log=lambda *_: None)
-    return results, index
 
 
 def test_every_notebook_runs_with_the_smoke_profile(smoke_book):
