@@ -20,6 +20,7 @@ module reads those sections back out of the notebooks, so that the solutions liv
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -301,7 +302,8 @@ def launch_links(study: str, url: str, branch: str = "main", hub: str | None = N
 
 def run_note(study: str, url: str, links: list[tuple[str, str]]) -> str:
     """The *Run this chapter* note put at the top of a chapter when the repository is known."""
-    buttons = " · ".join(f"[{label}]({href})" for label, href in links)
+    # inline HTML, not [label](href): MyST escapes the "&" of a query twice (MyST-Parser issue #760)
+    buttons = " · ".join(f'<a href="{html.escape(href)}">{label}</a>' for label, href in links)
     setup = [label for label, _ in links if label in ("Colab", "JupyterHub")]
     needs = (f"{' and '.join(setup)} need{'s' if len(setup) == 1 else ''} the project installed first; "
              if setup else "")

@@ -53,7 +53,8 @@ const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibili
 const tables = Array.from(main.querySelectorAll('table'));
 const injected = Array.from(document.querySelectorAll('.tag_injected-parameters'));
 const manifest = tables.filter(t => /git commit/.test(t.innerText) && /version: /.test(t.innerText));
-const solutions = Array.from(main.querySelectorAll('.admonition.dropdown'));
+const solutions = Array.from(main.querySelectorAll('.admonition.dropdown')).filter(
+    a => /^Solution/.test((a.querySelector('.admonition-title') || {}).textContent || ''));
 return {
   url: location.href,
   title: document.title,
@@ -71,7 +72,8 @@ return {
   solutions_open: solutions.filter(a => Array.from(a.children).some(
       c => !c.classList.contains('admonition-title') && !c.classList.contains('toggle-button') && shown(c)
   )).length,
-  shown_solutions: Array.from(main.querySelectorAll('.admonition.tip')).filter(shown).length,
+  shown_solutions: Array.from(main.querySelectorAll('.admonition.tip')).filter(a => shown(a) &&
+      /^Solution/.test((a.querySelector('.admonition-title') || {}).textContent || '')).length,
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   text: main.innerText,
 };
@@ -199,6 +201,8 @@ def test_teaching_pages(pages):
     guide = pages["book/teaching"]
     assert guide["tables"] >= 2, "the topics table and the run-time tiers table"
     assert "Measured on" in guide["text"] and teaching.TIERS_PLACEHOLDER not in guide["text"]
+    escaped = sorted({h for p in pages.values() for h in p["links"] if "&amp;" in h})
+    assert not escaped, f"links whose '&' was escaped twice (MyST-Parser issue #760): {escaped[:3]}"
     url = teaching.repository_url()
     for page in CHAPTERS:
         binder = [h for h in pages[page]["links"] if "mybinder.org" in h]

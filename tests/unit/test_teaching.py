@@ -179,7 +179,11 @@ def test_staging_with_a_repository_links_each_chapter_to_its_source_notebook(tmp
     notes = [c for c in nb["cells"] if "precmed-launch" in c["metadata"].get("tags", [])]
     assert len(notes) == 1 and nb["cells"].index(notes[0]) == 1
     src = notes[0]["source"]
-    assert "https://mybinder.org/v2/gh/o/precmed/teach?labpath=notebooks/cancer_subtyping.ipynb" in src
+    assert ('<a href="https://mybinder.org/v2/gh/o/precmed/teach?labpath=notebooks/cancer_subtyping.ipynb">'
+            in src)
     assert "https://colab.research.google.com/github/o/precmed/blob/teach/notebooks/cancer_subtyping.ipynb" \
         in src
-    assert "[JupyterHub](" not in src and "Colab needs the project installed first" in src
+    assert ">JupyterHub</a>" not in src and "Colab needs the project installed first" in src
+    hub = teaching.run_note("x", "https://github.com/o/p", teaching.launch_links("x", "https://github.com/o/p",
+                                                                                 hub="https://hub.example.org"))
+    assert "&amp;branch=main&amp;urlpath=" in hub  # HTML-escaped once, in inline HTML
