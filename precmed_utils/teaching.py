@@ -232,7 +232,7 @@ def tiers_table(doc: dict, studies: list[str]) -> str:
     for mid in sorted(machines):
         runs = machines[mid]["runs"]
         out += [f"Measured on *{mid}* by `precmed benchmark` (wall time, peak memory):", "",
-                "| Chapter | smoke (tests, minutes of class) | default (this book, CPU) | paper scale |",
+                "| Chapter | smoke | default (this book) | paper scale |",
                 "|---|---|---|---|"]
         for sid in studies:
             cells = [benchmark._fmt_run(runs.get(f"{sid}/{p}")) for p in ("smoke", "default", "paper")]

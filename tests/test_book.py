@@ -39,6 +39,20 @@ def test_the_book_builds_with_every_chapter(smoke_book):
     assert (html / "book" / "references.html").exists()
 
 
+def test_the_book_has_the_teaching_pages(smoke_book):
+    _, index = smoke_book
+    html = index.parent / "book"
+    guide = (html / "teaching.html").read_text()
+    assert "Teaching with this book" in guide and "Measured on" in guide
+    assert "precmed: run-time tiers" not in guide, "the tiers placeholder was filled"
+    appendix = (html / "instructor.html").read_text()
+    assert "Instructor appendix" in appendix
+    for study in implemented_studies():
+        assert study_info(study)["title"] in appendix, f"the appendix lacks {study}"
+        assert f'href="studies/{study}.html"' in appendix, f"the appendix does not link back to {study}"
+    assert appendix.count("Exercise 1.") == len(implemented_studies())
+
+
 def test_executed_notebooks_reproduce(smoke_book):
     results, _ = smoke_book
     paths = [str(r.path) + "/notebook.ipynb" for r in results.values()]
