@@ -263,6 +263,7 @@ def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = N
                out_dir: str | Path | None = None, log=print) -> tuple[dict[str, RunResult], Path]:
     """Run every study, then build the book. Returns the results and the HTML index path."""
     out = Path(out_dir) if out_dir else project_root() / "_build"
+    teaching.repository_url()  # a malformed PRECMED_REPOSITORY_URL stops the build before the runs
     results = run_all(profile, jobs, runs_dir, log=log)
     stage = stage_book(results, profile, out / "src")
     build_html(stage, out / "html", log=log)

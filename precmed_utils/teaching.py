@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 import yaml
 
 from . import benchmark
+from .errors import BuildError
 from .params import supports_gpu
 from .studies import implemented_studies, notebook_path, project_root, study_info
 
@@ -264,7 +265,8 @@ def repository_url(env: dict | None = None, root: Path | None = None) -> str | N
     url = (env.get("PRECMED_REPOSITORY_URL") or "").strip()
     if url:
         if not url.startswith("https://"):
-            raise ValueError(f"PRECMED_REPOSITORY_URL must be an https URL, not {url!r}")
+            raise BuildError(f"PRECMED_REPOSITORY_URL must be an https URL (Binder and Colab open it), "
+                             f"not {url!r}")
     else:
         try:
             res = subprocess.run(["git", "-C", str(root or project_root()), "remote", "get-url", "origin"],

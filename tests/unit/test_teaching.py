@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from precmed_utils import teaching
+from precmed_utils.errors import BuildError
 from precmed_utils.runner import RunResult, stage_book
 from precmed_utils.studies import implemented_studies
 
@@ -111,7 +112,7 @@ def test_the_project_teaching_page_has_the_placeholder_and_no_typed_figures():
 def test_repository_url_from_the_environment_or_an_https_origin(tmp_path):
     assert teaching.repository_url({"PRECMED_REPOSITORY_URL": "https://github.com/o/precmed.git/"}) == \
         "https://github.com/o/precmed"
-    with pytest.raises(ValueError, match="https"):
+    with pytest.raises(BuildError, match="must be an https URL"):
         teaching.repository_url({"PRECMED_REPOSITORY_URL": "git@github.com:o/precmed.git"})
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     assert teaching.repository_url({}, root=tmp_path) is None  # no remote
