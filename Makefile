@@ -8,11 +8,11 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 PROFILE ?= default
 
-.PHONY: help install book test lint unit smoke run clean distclean
+.PHONY: help install book test lint browser unit smoke run clean distclean
 
 help:
 	@echo "make book    - install, run every study at its default size, build the HTML book"
-	@echo "make test    - install, then lint, unit, CLI, notebook, reproducibility and book tests"
+	@echo "make test    - install, then lint, unit, CLI, notebook, reproducibility, book and browser tests"
 	@echo "make run STUDY=cancer_subtyping [PROFILE=smoke] [PARAMS='-p n_repeats=5']"
 	@echo "make clean   - remove the built book;  make distclean - also runs/ and .venv/"
 
@@ -34,7 +34,24 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check precmed_utils tests
 
-test: $(STAMP) lint
+# The browser test (tests/test_browser.py) drives the system's Chromium through ChromeDriver:
+# installed here from the system packages when missing and we are root; otherwise say how.
+CHROMIUM     := $(or $(PRECMED_CHROMIUM),/usr/bin/chromium)
+CHROMEDRIVER := $(or $(PRECMED_CHROMEDRIVER),/usr/bin/chromedriver)
+
+browser:
+	@if [ "$(PRECMED_SKIP_BROWSER)" = 1 ]; then echo "PRECMED_SKIP_BROWSER=1: the browser test is skipped"; \
+	elif [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium and ChromeDriver for the browser test (apt-get, about 1-2 min)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+	  echo "The browser test needs Chromium and ChromeDriver ($(CHROMIUM), $(CHROMEDRIVER)):"; \
+	  echo "  sudo apt-get install chromium chromium-driver   (Debian/Ubuntu), or set PRECMED_CHROMIUM"; \
+	  echo "  and PRECMED_CHROMEDRIVER; PRECMED_SKIP_BROWSER=1 skips it. Without them it fails."; \
+	fi
+
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest tests
 
 clean:

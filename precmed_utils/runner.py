@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import benchmark, privacy
+from . import benchmark, privacy, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
@@ -248,6 +248,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
             (studies_dir / f"{sid}.md").write_text(page)
     (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
     (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
+    # the instructor appendix, the teaching page's run-time tiers and the launch links
+    teaching.stage_teaching(stage)
     return stage
 
 
@@ -268,6 +270,7 @@ def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = N
                out_dir: str | Path | None = None, log=print) -> tuple[dict[str, RunResult], Path]:
     """Run every study, then build the book. Returns the results and the HTML index path."""
     out = Path(out_dir) if out_dir else project_root() / "_build"
+    teaching.repository_url()  # a malformed PRECMED_REPOSITORY_URL stops the build before the runs
     results = run_all(profile, jobs, runs_dir, log=log)
     stage = stage_book(results, profile, out / "src")
     build_html(stage, out / "html", log=log)

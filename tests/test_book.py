@@ -1,8 +1,9 @@
 """Smoke run of every notebook, reproducibility (nbval) and the book build, as `make test` runs them.
 
 The book is built once per test session from smoke runs, in a temporary folder, with warnings
-as errors; the executed notebooks are then re-executed by nbval, which checks that the cells
-marked `# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
+as errors (the ``smoke_book`` fixture of conftest.py, shared with test_browser.py); the executed
+notebooks are then re-executed by nbval, which checks that the cells marked
+`# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
 """
 
 import subprocess
@@ -10,18 +11,9 @@ import sys
 
 import pytest
 
-from precmed_utils.runner import build_book
 from precmed_utils.studies import all_studies, implemented_studies, study_info
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("book")
-    results, index = build_book("smoke", jobs=2, runs_dir=root / "runs", out_dir=root / "build",
-                                log=lambda *_: None)
-    return results, index
 
 
 def test_every_notebook_runs_with_the_smoke_profile(smoke_book):
@@ -45,6 +37,20 @@ def test_the_book_builds_with_every_chapter(smoke_book):
         assert study_info(study)["title"] in board, f"scoreboard lacks {study}"
     assert board.count("not reproduced yet") == len(all_studies()) - len(implemented_studies())
     assert (html / "book" / "references.html").exists()
+
+
+def test_the_book_has_the_teaching_pages(smoke_book):
+    _, index = smoke_book
+    html = index.parent / "book"
+    guide = (html / "teaching.html").read_text()
+    assert "Teaching with this book" in guide and "Measured on" in guide
+    assert "precmed: run-time tiers" not in guide, "the tiers placeholder was filled"
+    appendix = (html / "instructor.html").read_text()
+    assert "Instructor appendix" in appendix
+    for study in implemented_studies():
+        assert study_info(study)["title"] in appendix, f"the appendix lacks {study}"
+        assert f'href="studies/{study}.html"' in appendix, f"the appendix does not link back to {study}"
+    assert appendix.count("Exercise 1.") == len(implemented_studies())
 
 
 def test_executed_notebooks_reproduce(smoke_book):

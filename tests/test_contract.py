@@ -1,6 +1,7 @@
 """The notebook contract: every study notebook is shaped the way the runner and the book need."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -9,6 +10,7 @@ from papermill.translators import PythonTranslator
 
 from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate
 from precmed_utils.studies import implemented_studies, paper_values
+from precmed_utils.teaching import exercises_of
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REQUIRED = {"seed", "device", "data", "output_dir"}
@@ -64,3 +66,19 @@ def test_paper_values_are_complete():
     for sid, info in pv["studies"].items():
         for key in info["citations"]:
             assert "{" + key + "," in bib, f"{sid}: citation {key} missing from references.bib"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_ends_with_exercises_and_hidden_solutions(path):
+    """The exercises the instructor appendix is generated from (precmed_utils.teaching)."""
+    nb = json.loads(path.read_text())
+    exercises = exercises_of(nb)
+    assert len(exercises) >= 3, "at least three exercises under '## Exercises'"
+    assert [e.number for e in exercises] == list(range(1, len(exercises) + 1)), "numbered 1, 2, 3..."
+    for e in exercises:
+        assert e.text, f"exercise {e.number} has a text"
+        assert e.solution, f"exercise {e.number} is followed by its own Solution admonition"
+        assert e.hidden, f"exercise {e.number}: the solution is hidden (`:class: dropdown`)"
+    names = [p.name for p in parse_parameters_cell(parameters_cell(nb))]
+    assert any(re.search(rf"\b{n}\s*=", e.text) for e in exercises for n in names), (
+        "at least one exercise changes a parameter of the notebook (`name=value`)")
