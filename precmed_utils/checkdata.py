@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -407,6 +408,18 @@ def errors_of(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if not p.warning]
 
 
+_MORE = re.compile(r"^\.\.\. and (\d+) more problem")
+
+
+def total_errors(problems: list[Problem]) -> int:
+    """How many errors ``check_data`` found, those beyond its listing limit included."""
+    total = 0
+    for p in errors_of(problems):
+        m = _MORE.match(p.message)
+        total += int(m.group(1)) if m else 1
+    return total
+
+
 def raise_if_problems(study: str, path: str | Path, shown: int = 20, **reader_kwargs) -> None:
     """A DataError listing the first ``shown`` problems of the data (and how many there are in
     all), or nothing when the study accepts it. Used by data.check_user_file and data.load."""
@@ -425,5 +438,5 @@ def raise_if_problems(study: str, path: str | Path, shown: int = 20, **reader_kw
         raise DataError(problem_text(p.file, p.location, p.message))
     lines = [problem_text(p.file, p.location, p.message) for p in errors[:shown]]
     more = f"\n  ... and {len(errors) - shown} more" if len(errors) > shown else ""
-    raise DataError(f"{path}: {len(errors)} problem(s) for {study}:\n  " + "\n  ".join(lines) + more
+    raise DataError(f"{path}: {total_errors(errors)} problem(s) for {study}:\n  " + "\n  ".join(lines) + more
                     + f"\nExpected: {format_of(study)}\n(`precmed check-data {study} {path}` lists them all)")

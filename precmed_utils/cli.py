@@ -70,7 +70,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_check_data(args) -> int:
-    from .checkdata import check_data, errors_of, format_of
+    from .checkdata import check_data, errors_of, format_of, total_errors
     from .errors import DataError
     from .studies import check_study
 
@@ -86,9 +86,7 @@ def _cmd_check_data(args) -> int:
     if not errors:
         print(f"{args.path}: OK for {study} (format: {described})")
         return 0
-    more = sum(int(p.message.split()[2]) for p in errors if p.message.startswith("... and "))
-    n = len(errors) - (1 if more else 0) + more
-    print(f"{n} problem(s) in {args.path} for {study}; expected format: {described}")
+    print(f"{total_errors(problems)} problem(s) in {args.path} for {study}; expected format: {described}")
     return 1
 
 

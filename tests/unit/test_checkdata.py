@@ -207,3 +207,13 @@ def test_the_list_is_capped(tmp_path):
     bad.write_text("label,g1\n" + "".join(f"{'AB'[i % 2]},x\n" for i in range(300)))
     problems = check_data("cancer_subtyping", bad, limit=50)
     assert len(problems) == 51 and problems[-1].message == "... and 250 more problem(s) not listed"
+
+
+def test_total_errors_counts_the_problems_beyond_the_listing_limit():
+    from precmed_utils.checkdata import total_errors
+    from precmed_utils.errors import Problem
+
+    probs = [Problem("f", "line 2", "bad"), Problem("f", "line 3", "odd", warning=True),
+             Problem("f", "", "... and 41 more problem(s) not listed")]
+    assert total_errors(probs) == 42
+    assert total_errors([]) == 0
