@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from .seeding import usable_cores
 from .studies import implemented_studies, project_root, study_info
 
 PERF_FILE = "book/performance.json"
@@ -64,7 +64,7 @@ def machine() -> dict:
             gpu = torch.cuda.get_device_name(0)
     except Exception:  # noqa: BLE001 - a broken CUDA set-up just means: no GPU figures
         gpu = None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     desc = f"{cores}-core {cpu}, {mem_gib} GiB" + (f", {gpu}" if gpu else ", no GPU")
     return {"id": ("gpu: " if gpu else "cpu: ") + desc, "cpu": cpu, "cores": cores, "memory_gib": mem_gib,
             "gpu": gpu, "python": platform.python_version(), "system": platform.system()}

@@ -27,7 +27,7 @@ from . import data
 from .errors import DataError, Problem, Problems, problem_text
 
 LIMIT = 200  # problems listed at most; the rest are counted
-_NA = ("", "na", "nan", "n/a", "null", "none")
+_NA = data._NA_TOKENS  # what the readers take for a missing value
 
 
 def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, upper: bool = False,

@@ -233,6 +233,7 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
     studies_dir = stage / "book" / "studies"
     studies_dir.mkdir()
     perf = benchmark.load()
+    launch = teaching.launch_settings()
     for sid, r in results.items():
         # the privacy gate: a chapter with likely PHI in its outputs is refused (counts as failed)
         r = results[sid] = privacy.gate(r)
@@ -242,6 +243,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
             tiers = {"cell_type": "markdown", "metadata": {"tags": ["precmed-tiers"]},
                      "source": benchmark.tiers_markdown(sid, perf)}
             nb["cells"].insert(1, tiers)
+            if launch is not None:  # links that open the chapter's source notebook
+                nb["cells"].insert(1, teaching.launch_cell(sid, launch))
             (studies_dir / f"{sid}.ipynb").write_text(json.dumps(nb, indent=1))
         else:
             page = privacy.refusal_page(sid, r) if privacy.is_refusal(r) else failure_page(sid, r)
@@ -249,7 +252,7 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
     (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
     (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
     # the instructor appendix, the teaching page's run-time tiers and the launch links
-    teaching.stage_teaching(stage)
+    teaching.stage_teaching(stage, perf, launch)
     return stage
 
 

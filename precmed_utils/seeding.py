@@ -61,6 +61,11 @@ def choose_device(requested: str = "auto", *, supports_gpu: bool = True) -> str:
     return "cuda" if supports_gpu and cuda_available() else "cpu"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -71,8 +76,7 @@ def shared_cores(jobs: int):
     Several runs side by side that each start one thread per core oversubscribe the machine, and
     busy-waiting BLAS and OpenMP threads then lose far more than they gain. A variable the user
     has set is left alone. Used by the book (runner.run_all) and by local sweeps."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = str(max(1, cores // max(1, jobs)))
+    threads = str(max(1, usable_cores() // max(1, jobs)))
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     try:
         if jobs > 1:

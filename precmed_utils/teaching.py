@@ -327,9 +327,35 @@ def configure_repository(config: dict, url: str, branch: str) -> dict:
 # Staging
 
 
-def stage_teaching(stage: Path, env: dict | None = None) -> None:
-    """Write the teaching pages into a staged book (see the module's docstring)."""
+@dataclass
+class Launch:
+    """Where the launch links point: the repository, its branch and an optional JupyterHub."""
+    url: str
+    branch: str = "main"
+    hub: str | None = None
+
+
+def launch_settings(env: dict | None = None) -> Launch | None:
+    """The launch links' settings from the environment (see the module's docstring), or None
+    when no repository is known (then no links are added)."""
     env = os.environ if env is None else env
+    url = repository_url(env)
+    if not url:
+        return None
+    return Launch(url, (env.get("PRECMED_REPOSITORY_BRANCH") or "main").strip(),
+                  (env.get("PRECMED_JUPYTERHUB_URL") or "").strip() or None)
+
+
+def launch_cell(study: str, launch: Launch) -> dict:
+    """The *Run this chapter* markdown cell that runner.stage_book puts at the top of a chapter."""
+    return {"cell_type": "markdown", "metadata": {"tags": ["precmed-launch"]},
+            "source": run_note(study, launch.url, launch_links(study, launch.url, launch.branch, launch.hub))}
+
+
+def stage_teaching(stage: Path, perf: dict, launch: Launch | None) -> None:
+    """Write the teaching pages into a staged book: the instructor appendix, the teaching page's
+    run-time tiers (from ``perf``, the performance figures) and, with a repository, its button.
+    The chapters' launch cells are added by runner.stage_book (``launch_cell``)."""
     studies = implemented_studies()
     chapters = []
     for sid in studies:
@@ -339,19 +365,9 @@ def stage_teaching(stage: Path, env: dict | None = None) -> None:
 
     page = stage / TEACHING_PAGE
     if page.exists():
-        page.write_text(fill_teaching_page(page.read_text(), benchmark.load(), studies))
-
-    url = repository_url(env)
-    if not url:
-        return
-    branch = (env.get("PRECMED_REPOSITORY_BRANCH") or "main").strip()
-    hub = (env.get("PRECMED_JUPYTERHUB_URL") or "").strip() or None
-    cfg_path = stage / "_config.yml"
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg_path.write_text(yaml.safe_dump(configure_repository(cfg, url, branch), sort_keys=False))
-    for path in sorted((stage / "book" / "studies").glob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        note = {"cell_type": "markdown", "metadata": {"tags": ["precmed-launch"]},
-                "source": run_note(path.stem, url, launch_links(path.stem, url, branch, hub))}
-        nb["cells"].insert(1, note)
-        path.write_text(json.dumps(nb, indent=1))
+        page.write_text(fill_teaching_page(page.read_text(), perf, studies))
+    if launch is not None:
+        cfg_path = stage / "_config.yml"
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg = configure_repository(cfg, launch.url, launch.branch)
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
