@@ -282,6 +282,21 @@ def resolve(study: str, profile: str = "default", overrides: dict | None = None)
     return validate(study, values)
 
 
+def profile_of(study: str, params: dict) -> str:
+    """Which profile ``params`` are: ``default``, ``smoke`` or ``paper`` when they equal that
+    profile's values exactly (seed, device, data choice and output folder aside), else
+    ``custom``. Recorded with every verdict so a reader knows what the verdict rests on."""
+    free = {"seed", "device", "output_dir"}
+    spec = study_spec(study)
+    given = {k: v for k, v in params.items() if k in spec and k not in free}
+    for name in PROFILES:
+        values = {n: p.default for n, p in spec.items()}
+        values.update(profile_overrides(study, name))
+        if all(values.get(k) == v for k, v in given.items()):
+            return name
+    return "custom"
+
+
 def check_notebook_parameters(study: str, namespace: dict) -> dict:
     """Called by each notebook's setup cell with ``globals()``: validates the injected values.
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .params import check_notebook_parameters, supports_gpu
+from .convergence import TrainingLog
+from .params import check_notebook_parameters, profile_of, supports_gpu
 from .seeding import choose_device, seed_everything
 from .studies import project_root, study_info
 
@@ -69,6 +70,20 @@ def difference(ours: float | None, paper: float | None, comparable: bool = True)
     return fmt(ours - paper)
 
 
+def describe_basis(b: dict | None) -> str:
+    """A verdict's basis (``Run.basis``) in words: profile, convergence, positive control."""
+    if not b:
+        return "—"
+    conv = b.get("convergence") or {}
+    parts = [f"profile {b.get('profile', '?')}"]
+    if conv.get("recorded"):
+        parts.append("models converged" if conv.get("all_converged")
+                     else "NOT converged: " + ", ".join(conv.get("not_converged", [])))
+    if b.get("positive_control") is not None:
+        parts.append("positive control " + ("passed" if b["positive_control"]["passed"] else "FAILED"))
+    return "; ".join(parts)
+
+
 @dataclass
 class Run:
     """One execution of a study notebook: parameters, device, data, outputs."""
@@ -79,6 +94,9 @@ class Run:
     output_dir: Path
     data: list[dict] = field(default_factory=list)
     claims: list[dict] = field(default_factory=list)
+    profile: str = "custom"
+    training: TrainingLog = field(default_factory=TrainingLog)
+    control: dict | None = None
     started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -116,18 +134,23 @@ class Run:
 
     # -- comparison with the paper ------------------------------------------------------------
     def paper_table(self, ours: dict[str, dict], extra_rows: list[dict] | None = None) -> pd.DataFrame:
-        """Paper versus ours for every value in paper_values.yml (plus ``extra_rows``).
+        """Paper versus ours for every value in paper_values.yml (plus ``extra_rows``), then the
+        study's anchors: published systems evaluated on the same open data as ours (kind
+        "anchor").
 
         ``ours`` maps a metric key to ``{"mean": .., "sd": ..}``.
         """
         info = study_info(self.study)
+        tag = {True: "verified", "secondary": "secondary source", False: "unverified [U]"}
         rows = []
-        for v in list(info.get("values", [])) + list(extra_rows or []):
+        entries = [("paper", v) for v in list(info.get("values", [])) + list(extra_rows or [])]
+        entries += [("anchor (same data)", a) for a in info.get("anchors", [])]
+        for kind, v in entries:
             o = ours.get(v["key"], {})
             paper = v.get("value")
             mean = o.get("mean")
-            tag = {True: "verified", "secondary": "secondary source", False: "unverified [U]"}
             rows.append({
+                "kind": kind,
                 "metric": v["metric"],
                 "paper": fmt(paper) if paper is not None else "not reported [U]",
                 "ours (mean ± SD)": fmt(mean, o.get("sd")) if mean is not None else "not run",
@@ -136,6 +159,23 @@ class Run:
                 "source / note": v.get("source", ""),
             })
         return pd.DataFrame(rows)
+
+    # -- what the verdicts rest on -------------------------------------------------------------
+    def positive_control(self, passed: bool, evidence: str) -> dict:
+        """Record the chapter's positive control: a setting of the same simulator in which the
+        method's own mechanism must help. A failure is a defect of our implementation, not a
+        verdict on the paper; the scoreboard marks the chapter's verdicts."""
+        self.control = {"passed": bool(passed), "evidence": evidence}
+        return self.control
+
+    def basis(self) -> dict:
+        """The profile, the convergence status of the trained models and the positive control's
+        outcome: what every verdict of this run rests on."""
+        return {"profile": self.profile, "convergence": self.training.status(),
+                "positive_control": self.control}
+
+    def basis_text(self) -> str:
+        return describe_basis(self.basis())
 
     def verdicts(self, checks: dict[str, tuple[bool | str | None, str]]) -> pd.DataFrame:
         """Turn each claim's check into a verdict. ``checks``: id -> (outcome, evidence).
@@ -151,7 +191,8 @@ class Run:
         for c in claims:
             outcome, evidence = checks[c["id"]]
             rows.append({"id": c["id"], "claim": c["claim"], "rule (set " + str(c["set"]) + ")": c["rule"],
-                         "verdict": VERDICTS[outcome], "evidence": evidence})
+                         "verdict": VERDICTS[outcome], "evidence": evidence,
+                         "rests on": self.basis_text()})
         self.claims = rows
         return pd.DataFrame(rows).set_index("id")
 
@@ -159,6 +200,7 @@ class Run:
         """Write metrics.json (metrics, claims, headline) and the final manifest."""
         info = study_info(self.study)
         key = info["headline"].get("key")
+        metrics = {**self.training.metrics(), **metrics}  # best epochs and dev scores of every trained model
         doc = {
             "study": self.study,
             "parameters": self.params,
@@ -169,6 +211,7 @@ class Run:
                          "ours": metrics.get(key), "paper": info["headline"].get("value")},
             "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"]}
                        for r in self.claims],
+            "basis": self.basis(),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **(extra or {}),
         }
@@ -189,6 +232,7 @@ def start_run(study: str, namespace: dict) -> Run:
     device = choose_device(params["device"], supports_gpu=supports_gpu(study))
     out = Path(params["output_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    run = Run(study=study, params=params, device=device, output_dir=out)
+    run = Run(study=study, params=params, device=device, output_dir=out,
+              profile=profile_of(study, params))
     run.write_manifest()
     return run

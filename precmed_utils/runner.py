@@ -32,7 +32,7 @@ from . import benchmark, privacy, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .params import parse_overrides, resolve, supports_gpu
-from .results import difference, fmt
+from .results import describe_basis, difference, fmt
 from .seeding import choose_device, shared_cores
 from .studies import (
     all_studies,
@@ -160,6 +160,22 @@ def run_all(profile: str, jobs: int = 1, runs_dir: str | None = None, log=print)
     return {s: results[s] for s in studies}
 
 
+MARKS = {"not_converged": "†", "control_failed": "‡"}
+
+
+def basis_marker(basis: dict | None) -> str:
+    """The scoreboard's marks for a run's verdicts: a model that did not converge, a failed
+    positive control (see ``Run.basis``)."""
+    if not basis:
+        return ""
+    mark = ""
+    if (basis.get("convergence") or {}).get("all_converged") is False:
+        mark += MARKS["not_converged"]
+    if (basis.get("positive_control") or {}).get("passed") is False:
+        mark += MARKS["control_failed"]
+    return mark
+
+
 def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
     """The scoreboard page: every study of the survey, the paper's headline number and ours."""
     pv = paper_values()["studies"]
@@ -173,7 +189,7 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         "| Study (survey ref.) | Headline metric | Paper | Ours | Diff. | Data | Claims |",
         "|---|---|---|---|---|---|---|",
     ]
-    details = []
+    details, anchors = [], []
     for sid in all_studies():
         info = pv[sid]
         h = info["headline"]
@@ -194,16 +210,38 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
                 ours_s = fmt(ours["mean"], ours.get("sd"))
                 diff_s = difference(ours["mean"], paper, h.get("comparable", True))
             verdicts = m.get("claims", [])
-            claims_s = "<br>".join(f"{c['id']} {c['verdict']}" for c in verdicts) or "—"
+            mark = basis_marker(m.get("basis"))
+            claims_s = "<br>".join(f"{c['id']} {c['verdict']}{mark}" for c in verdicts) or "—"
+            anchors += [(info["title"], sid, a, (m.get("metrics") or {}).get(a["key"]))
+                        for a in info.get("anchors", [])]
             title = f"[{info['title']}](studies/{sid}.ipynb)"
-            details.append((info["title"], sid, verdicts))
+            details.append((info["title"], sid, verdicts, describe_basis(m.get("basis"))))
         lines.append(f"| {title} {info['survey_ref']} | {h['metric']} | {paper_s} | {ours_s} | "
                      f"{diff_s} | {info['data_kind']} | {claims_s} |")
     lines += ["", "*Data*: **same** = the paper's own (open) data; **open substitute** = an "
               "openly licensed dataset standing in for the paper's restricted one; **simulated** "
-              "= a simulator with a planted ground truth.", ""]
-    for title, sid, verdicts in details:
-        lines += [f"## Claims: {title}", "", "| id | claim | rule (fixed in advance) | verdict | evidence |",
+              "= a simulator with a planted ground truth.",
+              "",
+              f"*Claims*: {MARKS['not_converged']} the verdict rests on a model that did not converge "
+              "(its dev metric was still improving when training hit its epoch cap); "
+              f"{MARKS['control_failed']} the chapter's positive control failed (in a setting "
+              "built for the method, it did not beat raw features: suspect our implementation before "
+              "the paper). Each chapter's claims table says which profile and runs a verdict rests on.",
+              ""]
+    if anchors:
+        lines += ["## Anchors: published systems on the same open data", "",
+                  "Where a published system was evaluated on the data a chapter uses, its number "
+                  "stands here beside ours, so a weak result of ours can be told apart from a hard task.", "",
+                  "| Study | Anchor | Their value | Ours | Source | Verified |", "|---|---|---|---|---|---|"]
+        for title, sid, a, ours in anchors:
+            ours_s = fmt(ours["mean"], ours.get("sd")) if ours and ours.get("mean") is not None else "—"
+            ver = {True: "verified", "secondary": "secondary", False: "[U]"}.get(a.get("verified"), "")
+            lines.append(f"| [{title}](studies/{sid}.ipynb) | {a['metric']} | {fmt(a['value'])} | {ours_s} | "
+                         f"{a.get('source', '')} | {ver} |")
+        lines.append("")
+    for title, sid, verdicts, basis in details:
+        lines += [f"## Claims: {title}", "", f"Verdicts rest on: {basis}.", "",
+                  "| id | claim | rule (fixed in advance) | verdict | evidence |",
                   "|---|---|---|---|---|"]
         claims = {c["id"]: c for c in pv[sid].get("claims", [])}
         for v in verdicts:
