@@ -76,3 +76,27 @@ def test_a_failed_study_gets_a_page_and_the_book_still_stages(tmp_path):
     assert not (stage / "book" / "studies" / "cancer_subtyping.ipynb").exists()
     assert "**run failed**" in (stage / "book" / "scoreboard.md").read_text()
     assert (stage / "_toc.yml").exists() and (stage / "book" / "references.bib").exists()
+
+
+def test_scoreboard_marks_verdicts_by_what_they_rest_on(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    basis = {"profile": "default",
+             "convergence": {"recorded": 3, "all_converged": False, "not_converged": ["d/MLP"]},
+             "positive_control": {"passed": False, "evidence": "raw beat the embedding"}}
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "headline": {"ours": {"mean": 0.7, "sd": 0.01}}, "metrics": {},
+        "claims": [{"id": "C1", "verdict": "not reproduced", "evidence": "x"}], "basis": basis}))
+    md = scoreboard_markdown({"heart_failure": RunResult("heart_failure", "default", True,
+                                                         str(run_dir), 1.0)}, "default")
+    assert "C1 not reproduced†‡" in md
+    assert "Verdicts rest on: profile default; NOT converged: d/MLP; positive control FAILED." in md
+    basis.update(convergence={"recorded": 3, "all_converged": True, "not_converged": []},
+                 positive_control={"passed": True, "evidence": ""})
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "headline": {"ours": {"mean": 0.7}}, "metrics": {},
+        "claims": [{"id": "C1", "verdict": "reproduced", "evidence": "x"}], "basis": basis}))
+    md = scoreboard_markdown({"heart_failure": RunResult("heart_failure", "default", True,
+                                                         str(run_dir), 1.0)}, "default")
+    assert "C1 reproduced<br>" in md or "C1 reproduced |" in md
+    assert "models converged; positive control passed" in md
