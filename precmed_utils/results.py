@@ -177,24 +177,47 @@ class Run:
     def basis_text(self) -> str:
         return describe_basis(self.basis())
 
-    def verdicts(self, checks: dict[str, tuple[bool | str | None, str]]) -> pd.DataFrame:
-        """Turn each claim's check into a verdict. ``checks``: id -> (outcome, evidence).
+    def verdicts(self, checks: dict[str, tuple | dict]) -> pd.DataFrame:
+        """Turn each claim's check into a verdict. Every claim in paper_values.yml must be
+        checked: a forgotten claim is an error, not a silent gap.
 
-        outcome True / False / "partly" / None (not comparable). Every claim in
-        paper_values.yml must be checked: a forgotten claim is an error, not a silent gap.
+        ``checks`` maps a claim id to either ``(outcome, evidence)`` under the original rule
+        (outcome True / False / "partly" / None for not comparable), or a dict with ``original``
+        (that outcome), ``evidence`` and ``comparisons``: label -> the result of
+        :func:`evidence.paired_difference` or :func:`evidence.threshold_check`. With
+        comparisons, the verdict follows the amendment of 2026-12-02 (:func:`evidence.combine`)
+        and the original rule's verdict is kept beside it; ``amended`` overrides it (for a
+        comparison that the amendment's rule 4 leaves out, say).
         """
+        from .evidence import combine, describe
+
         claims = study_info(self.study).get("claims", [])
         missing = [c["id"] for c in claims if c["id"] not in checks]
         if missing:
             raise ValueError(f"claims not checked: {missing}")
         rows = []
         for c in claims:
-            outcome, evidence = checks[c["id"]]
+            chk = checks[c["id"]]
+            if isinstance(chk, tuple):
+                chk = {"original": chk[0], "evidence": chk[1]}
+            original = VERDICTS[chk["original"]]
+            comps = chk.get("comparisons") or {}
+            amended = chk.get("amended")
+            if amended is None:
+                if chk["original"] is None:
+                    amended = VERDICTS[None]
+                elif comps:
+                    amended = combine({k: v["outcome"] for k, v in comps.items()})
             rows.append({"id": c["id"], "claim": c["claim"], "rule (set " + str(c["set"]) + ")": c["rule"],
-                         "verdict": VERDICTS[outcome], "evidence": evidence,
-                         "rests on": self.basis_text()})
+                         "verdict": amended or original,
+                         "under the 2026-11-28 rule": original,
+                         "paired difference [95% CI], n": "<br>".join(
+                             f"{k}: {describe(v)}" for k, v in comps.items()) or "—",
+                         "evidence": chk["evidence"], "rests on": self.basis_text(),
+                         "_comparisons": comps, "_amended": amended is not None})
         self.claims = rows
-        return pd.DataFrame(rows).set_index("id")
+        shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+        return pd.DataFrame(shown).set_index("id")
 
     def save(self, metrics: dict[str, dict], extra: dict | None = None) -> Path:
         """Write metrics.json (metrics, claims, headline) and the final manifest."""
@@ -209,7 +232,9 @@ class Run:
             "metrics": metrics,
             "headline": {"metric": info["headline"]["metric"], "key": key,
                          "ours": metrics.get(key), "paper": info["headline"].get("value")},
-            "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"]}
+            "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"],
+                        "original_verdict": r["under the 2026-11-28 rule"],
+                        "amended": r["_amended"], "comparisons": r["_comparisons"]}
                        for r in self.claims],
             "basis": self.basis(),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -31,6 +31,7 @@ from pathlib import Path
 from . import benchmark, privacy, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
+from .evidence import describe as describe_comparison
 from .params import parse_overrides, resolve, supports_gpu
 from .results import describe_basis, difference, fmt
 from .seeding import choose_device, shared_cores
@@ -241,13 +242,17 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
         lines.append("")
     for title, sid, verdicts, basis in details:
         lines += [f"## Claims: {title}", "", f"Verdicts rest on: {basis}.", "",
-                  "| id | claim | rule (fixed in advance) | verdict | evidence |",
-                  "|---|---|---|---|---|"]
+                  "| id | claim | rule (fixed in advance) | verdict | under the 2026-11-28 rule | "
+                  "paired difference [95% CI], n | evidence |",
+                  "|---|---|---|---|---|---|---|"]
         claims = {c["id"]: c for c in pv[sid].get("claims", [])}
         for v in verdicts:
             c = claims.get(v["id"], {})
+            comps = "<br>".join(f"{k}: {describe_comparison(r)}"
+                                for k, r in (v.get("comparisons") or {}).items()) or "—"
             lines.append(f"| {v['id']} | {c.get('claim', '')} | {c.get('rule', '')} | "
-                         f"**{v['verdict']}** | {v['evidence']} |")
+                         f"**{v['verdict']}** | {v.get('original_verdict', v['verdict'])} | {comps} | "
+                         f"{v['evidence']} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

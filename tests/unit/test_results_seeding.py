@@ -86,3 +86,23 @@ def test_shared_cores_caps_threads_of_parallel_runs_and_restores(monkeypatch):
         assert "OMP_NUM_THREADS" not in os.environ  # one run alone keeps every core
     with shared_cores(16) as n:
         assert n == "1"
+
+
+def test_amended_verdicts_keep_the_original_rule_beside_them(tmp_path):
+    from precmed_utils.evidence import paired_difference
+
+    run = Run("cancer_subtyping", {"seed": 0}, "cpu", tmp_path)
+    gain = paired_difference([0.9, 0.92, 0.91, 0.93, 0.9], [0.8, 0.81, 0.8, 0.82, 0.8])
+    noise = paired_difference([0.9, 0.8, 0.91, 0.79, 0.9], [0.85, 0.85, 0.86, 0.84, 0.85])
+    v = run.verdicts({
+        "C1": {"original": True, "evidence": "a", "comparisons": {"Gordon": gain}},
+        "C2": {"original": True, "evidence": "b", "comparisons": {"Gordon": gain, "Shipp": noise}},
+        "C3": {"original": True, "evidence": "c", "comparisons": {"Gordon": noise}},
+    })
+    assert list(v["verdict"]) == ["reproduced", "partly reproduced", "inconclusive"]
+    assert list(v["under the 2026-11-28 rule"]) == ["reproduced"] * 3
+    assert "n=5 (bootstrap): holds" in v.loc["C1", "paired difference [95% CI], n"]
+    doc = json.loads(run.save({}).read_text())
+    c3 = doc["claims"][2]
+    assert c3["verdict"] == "inconclusive" and c3["original_verdict"] == "reproduced" and c3["amended"]
+    assert c3["comparisons"]["Gordon"]["n"] == 5
