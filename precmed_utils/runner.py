@@ -177,7 +177,68 @@ def basis_marker(basis: dict | None) -> str:
     return mark
 
 
-def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
+VERDICT_ORDER = ("reproduced", "partly reproduced", "inconclusive", "not reproduced", "not comparable")
+
+
+def claims_of(results: dict[str, RunResult]) -> list[tuple[str, dict]]:
+    """(study, claim record of metrics.json) for every successful run, in survey order."""
+    out = []
+    for sid in all_studies():
+        r = results.get(sid)
+        if r is not None and r.ok:
+            m = json.loads((Path(r.path) / "metrics.json").read_text())
+            out += [(sid, c) for c in m.get("claims", [])]
+    return out
+
+
+def verdict_tally(results: dict[str, RunResult]) -> dict[str, int]:
+    """How many claims got each verdict in these runs."""
+    tally = dict.fromkeys(VERDICT_ORDER, 0)
+    for _sid, c in claims_of(results):
+        tally[c["verdict"]] = tally.get(c["verdict"], 0) + 1
+    return tally
+
+
+def claims_figure(results: dict[str, RunResult], path: Path) -> Path | None:
+    """Every paired comparison of every claim as a point (the difference, or the mean minus the
+    threshold) with its 95% interval, against 0, coloured by its outcome. None when no claim has
+    a paired comparison."""
+    rows = []
+    for sid, c in claims_of(results):
+        for label, r in (c.get("comparisons") or {}).items():
+            shift = r.get("threshold", 0.0) if "threshold" in r else 0.0
+            rows.append((f"{sid} {c['id']}: {label}", r["diff"], r["ci_low"], r["ci_high"],
+                         r["outcome"], shift))
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    colours = {"holds": "#0072B2", "fails": "#D55E00", "inconclusive": "#999999"}
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.4))
+    for i, (_label, d, lo, hi, outcome, _shift) in enumerate(rows):
+        ok = not (np.isnan(lo) or np.isnan(hi))
+        if ok:
+            ax.plot([lo, hi], [i, i], color=colours[outcome], lw=2)
+        ax.plot([d], [i], "o", color=colours[outcome], ms=5, mfc=colours[outcome] if ok else "white")
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("paired difference (or mean minus threshold), 95% interval")
+    for name, col in colours.items():
+        ax.plot([], [], "o-", color=col, label=name)
+    ax.legend(loc="lower right", fontsize=7, frameon=True)
+    ax.set_title("Every claim's comparisons against their rule", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def scoreboard_markdown(results: dict[str, RunResult], profile: str, figure: str | None = None) -> str:
     """The scoreboard page: every study of the survey, the paper's headline number and ours."""
     pv = paper_values()["studies"]
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -229,6 +290,16 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
               "built for the method, it did not beat raw features: suspect our implementation before "
               "the paper). Each chapter's claims table says which profile and runs a verdict rests on.",
               ""]
+    tally = verdict_tally(results)
+    lines += ["## Verdicts in this build", "",
+              "| " + " | ".join(VERDICT_ORDER) + " |", "|" + "---|" * len(VERDICT_ORDER),
+              "| " + " | ".join(str(tally[v]) for v in VERDICT_ORDER) + " |", "",
+              "Verdicts follow the claims' rules fixed on 2026-11-28 as tightened by the amendment "
+              "of 2026-12-02 (a comparison counts only when its paired 95% interval excludes 0); "
+              "each claim's table shows the verdict under the original rule beside it. The rules "
+              "are listed in {doc}`claims`.", ""]
+    if figure:
+        lines += [f"![Every claim's comparisons with their intervals]({figure})", ""]
     if anchors:
         lines += ["## Anchors: published systems on the same open data", "",
                   "Where a published system was evaluated on the data a chapter uses, its number "
@@ -257,6 +328,26 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def claims_page() -> str:
+    """The book's page of every claim and its rule (from paper_values.yml, with the date each
+    rule was set) and the amendment of 2026-12-02 (book/amendment.md in the repository)."""
+    pv = paper_values()["studies"]
+    lines = ["# Claims and their rules", "",
+             "Each chapter tests its paper's claims with rules that were fixed before any result "
+             "existed; this page lists them all, as the chapters and the scoreboard read them.", ""]
+    for sid in all_studies():
+        claims = pv[sid].get("claims", [])
+        if not claims:
+            continue
+        lines += [f"## {pv[sid]['title']}", "", "| id | claim | rule | set |", "|---|---|---|---|"]
+        lines += [f"| {c['id']} | {c['claim']} | {c['rule']} | {c['set']} |" for c in claims]
+        lines.append("")
+    amendment = project_root() / "book" / "amendment.md"
+    if amendment.exists():
+        lines += [amendment.read_text()]
+    return "\n".join(lines) + "\n"
+
+
 def failure_page(study: str, r: RunResult) -> str:
     return (f"# {study_info(study)['title']}\n\n```{{warning}}\nThis study failed to run "
             f"(profile `{r.profile}`), so its chapter is missing from this build.\n```\n\n"
@@ -272,7 +363,8 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
     shutil.copytree(root / "book", stage / "book",
-                    ignore=shutil.ignore_patterns("studies", "scoreboard.md", "performance.md"))
+                    ignore=shutil.ignore_patterns("studies", "scoreboard.md", "performance.md", "claims.md",
+                                                 "amendment.md"))
     studies_dir = stage / "book" / "studies"
     studies_dir.mkdir()
     perf = benchmark.load()
@@ -292,7 +384,10 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
         else:
             page = privacy.refusal_page(sid, r) if privacy.is_refusal(r) else failure_page(sid, r)
             (studies_dir / f"{sid}.md").write_text(page)
-    (stage / "book" / "scoreboard.md").write_text(scoreboard_markdown(results, profile))
+    figure = claims_figure(results, stage / "book" / "scoreboard_claims.png")
+    (stage / "book" / "scoreboard.md").write_text(
+        scoreboard_markdown(results, profile, figure.name if figure else None))
+    (stage / "book" / "claims.md").write_text(claims_page())
     (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
     # the instructor appendix, the teaching page's run-time tiers and the launch links
     teaching.stage_teaching(stage, perf, launch)

@@ -100,3 +100,26 @@ def test_scoreboard_marks_verdicts_by_what_they_rest_on(tmp_path):
                                                          str(run_dir), 1.0)}, "default")
     assert "C1 reproduced<br>" in md or "C1 reproduced |" in md
     assert "models converged; positive control passed" in md
+
+
+def test_tally_claims_figure_and_rules_page(tmp_path):
+    from precmed_utils.evidence import paired_difference
+    from precmed_utils.runner import claims_figure, claims_page, verdict_tally
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    comp = paired_difference([0.9, 0.92, 0.91, 0.93, 0.9], [0.8, 0.81, 0.8, 0.82, 0.8])
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "headline": {"ours": {"mean": 0.9}}, "metrics": {},
+        "claims": [{"id": "C1", "verdict": "reproduced", "evidence": "", "comparisons": {"Gordon": comp}},
+                   {"id": "C2", "verdict": "inconclusive", "evidence": "", "comparisons": {}}]}))
+    results = {"cancer_subtyping": RunResult("cancer_subtyping", "smoke", True, str(run_dir), 1.0)}
+    tally = verdict_tally(results)
+    assert tally["reproduced"] == 1 and tally["inconclusive"] == 1 and tally["not reproduced"] == 0
+    png = claims_figure(results, tmp_path / "claims.png")
+    assert png is not None and png.stat().st_size > 1000
+    md = scoreboard_markdown(results, "smoke", png.name)
+    assert "| 1 | 0 | 1 | 0 | 0 |" in md and "![Every claim" in md and "{doc}`claims`" in md
+    page = claims_page()
+    assert "# Claims and their rules" in page and "Amendment of 2026-12-02" in page
+    assert "CERP beats CART on every dataset" in page
