@@ -212,7 +212,8 @@ class Run:
                          "verdict": amended or original,
                          "under the 2026-11-28 rule": original,
                          "paired difference [95% CI], n": "<br>".join(
-                             f"{k}: {describe(v)}" for k, v in comps.items()) or "—",
+                             f"{k}: {describe(v)}" for k, v in comps.items())
+                         or ("—" if amended else "not yet assessed under the amendment"),
                          "evidence": chk["evidence"], "rests on": self.basis_text(),
                          "_comparisons": comps, "_amended": amended is not None})
         self.claims = rows

@@ -273,7 +273,9 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str, figure: str
                 diff_s = difference(ours["mean"], paper, h.get("comparable", True))
             verdicts = m.get("claims", [])
             mark = basis_marker(m.get("basis"))
-            claims_s = "<br>".join(f"{c['id']} {c['verdict']}{mark}" for c in verdicts) or "—"
+            claims_s = "<br>".join(f"{c['id']} {c['verdict']}{mark}"
+                                   + ("" if c.get("amended") else " (original rule)")
+                                   for c in verdicts) or "—"
             anchors += [(info["title"], sid, a, (m.get("metrics") or {}).get(a["key"]))
                         for a in info.get("anchors", [])]
             title = f"[{info['title']}](studies/{sid}.ipynb)"
@@ -320,7 +322,8 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str, figure: str
         for v in verdicts:
             c = claims.get(v["id"], {})
             comps = "<br>".join(f"{k}: {describe_comparison(r)}"
-                                for k, r in (v.get("comparisons") or {}).items()) or "—"
+                                for k, r in (v.get("comparisons") or {}).items())
+            comps = comps or ("—" if v.get("amended") else "not yet assessed under the amendment")
             lines.append(f"| {v['id']} | {c.get('claim', '')} | {c.get('rule', '')} | "
                          f"**{v['verdict']}** | {v.get('original_verdict', v['verdict'])} | {comps} | "
                          f"{v['evidence']} |")

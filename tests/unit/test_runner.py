@@ -89,7 +89,7 @@ def test_scoreboard_marks_verdicts_by_what_they_rest_on(tmp_path):
         "claims": [{"id": "C1", "verdict": "not reproduced", "evidence": "x"}], "basis": basis}))
     md = scoreboard_markdown({"heart_failure": RunResult("heart_failure", "default", True,
                                                          str(run_dir), 1.0)}, "default")
-    assert "C1 not reproduced†‡" in md
+    assert "C1 not reproduced†‡ (original rule)" in md
     assert "Verdicts rest on: profile default; NOT converged: d/MLP; positive control FAILED." in md
     basis.update(convergence={"recorded": 3, "all_converged": True, "not_converged": []},
                  positive_control={"passed": True, "evidence": ""})
@@ -98,7 +98,7 @@ def test_scoreboard_marks_verdicts_by_what_they_rest_on(tmp_path):
         "claims": [{"id": "C1", "verdict": "reproduced", "evidence": "x"}], "basis": basis}))
     md = scoreboard_markdown({"heart_failure": RunResult("heart_failure", "default", True,
                                                          str(run_dir), 1.0)}, "default")
-    assert "C1 reproduced<br>" in md or "C1 reproduced |" in md
+    assert "C1 reproduced (original rule) |" in md
     assert "models converged; positive control passed" in md
 
 
