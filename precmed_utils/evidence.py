@@ -94,6 +94,17 @@ def threshold_check(values: Sequence[float], threshold: float, *, level: float =
     return res
 
 
+def interval_result(estimate: float, low: float, high: float, *, n: int, method: str,
+                    reference: float = 0.0, note: str = "") -> dict:
+    """A comparison from an interval computed elsewhere (a credibility interval, DeLong's AUC
+    interval, an exact binomial interval) against ``reference``, in the form of
+    :func:`paired_difference`: ``diff`` and the interval are relative to ``reference``."""
+    return {"diff": float(estimate) - reference, "ci_low": float(low) - reference,
+            "ci_high": float(high) - reference, "n": int(n), "method": method, "level": 0.95,
+            "outcome": _outcome(float(low), float(high), reference), "note": note,
+            "threshold": reference}
+
+
 def combine(outcomes: Sequence[str] | dict[str, str]) -> str:
     """The amended verdict of a claim from its comparisons' outcomes (holds / fails /
     inconclusive): all hold → reproduced; some hold → partly reproduced; none holds and one

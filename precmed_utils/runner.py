@@ -206,9 +206,7 @@ def claims_figure(results: dict[str, RunResult], path: Path) -> Path | None:
     rows = []
     for sid, c in claims_of(results):
         for label, r in (c.get("comparisons") or {}).items():
-            shift = r.get("threshold", 0.0) if "threshold" in r else 0.0
-            rows.append((f"{sid} {c['id']}: {label}", r["diff"], r["ci_low"], r["ci_high"],
-                         r["outcome"], shift))
+            rows.append((f"{sid} {c['id']}: {label}", r["diff"], r["ci_low"], r["ci_high"], r["outcome"]))
     if not rows:
         return None
     import matplotlib
@@ -219,7 +217,7 @@ def claims_figure(results: dict[str, RunResult], path: Path) -> Path | None:
 
     colours = {"holds": "#0072B2", "fails": "#D55E00", "inconclusive": "#999999"}
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.4))
-    for i, (_label, d, lo, hi, outcome, _shift) in enumerate(rows):
+    for i, (_label, d, lo, hi, outcome) in enumerate(rows):
         ok = not (np.isnan(lo) or np.isnan(hi))
         if ok:
             ax.plot([lo, hi], [i, i], color=colours[outcome], lw=2)

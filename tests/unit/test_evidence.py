@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from precmed_utils.evidence import combine, describe, paired_difference, threshold_check
+from precmed_utils.evidence import combine, describe, interval_result, paired_difference, threshold_check
 
 
 def test_clear_gain_holds_clear_loss_fails_noise_is_inconclusive():
@@ -70,3 +70,10 @@ def test_combine_follows_the_amendment():
 def test_describe():
     res = paired_difference([0.8] * 5, [0.7] * 5)
     assert describe(res).startswith("+0.100 [+0.100, +0.100], n=5 (bootstrap): holds")
+
+
+def test_interval_result_against_a_reference():
+    r = interval_result(0.75, 0.66, 0.84, n=40, method="DeLong", reference=0.6)
+    assert r["outcome"] == "holds" and r["diff"] == pytest.approx(0.15) and r["ci_low"] == pytest.approx(0.06)
+    assert interval_result(0.62, 0.5, 0.74, n=40, method="DeLong", reference=0.6)["outcome"] == "inconclusive"
+    assert interval_result(-1.0, -1.5, -0.2, n=3, method="credibility")["outcome"] == "fails"
