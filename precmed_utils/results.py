@@ -21,7 +21,7 @@ import pandas as pd
 from .convergence import TrainingLog
 from .params import check_notebook_parameters, profile_of, supports_gpu
 from .seeding import choose_device, seed_everything
-from .studies import project_root, study_info
+from .studies import headline, project_root, study_info
 
 CORE_PACKAGES = ("precmed", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib",
                  "seaborn", "papermill", "torch")
@@ -222,8 +222,8 @@ class Run:
 
     def save(self, metrics: dict[str, dict], extra: dict | None = None) -> Path:
         """Write metrics.json (metrics, claims, headline) and the final manifest."""
-        info = study_info(self.study)
-        key = info["headline"].get("key")
+        h = headline(self.study)
+        key = h.get("key")
         metrics = {**self.training.metrics(), **metrics}  # best epochs and dev scores of every trained model
         doc = {
             "study": self.study,
@@ -231,8 +231,8 @@ class Run:
             "device": self.device,
             "data": [{k: d[k] for k in ("name", "kind")} for d in self.data],
             "metrics": metrics,
-            "headline": {"metric": info["headline"]["metric"], "key": key,
-                         "ours": metrics.get(key), "paper": info["headline"].get("value")},
+            "headline": {"metric": h["metric"], "key": key,
+                         "ours": metrics.get(key), "paper": h.get("value")},
             "claims": [{"id": r["id"], "verdict": r["verdict"], "evidence": r["evidence"],
                         "original_verdict": r["under the 2026-11-28 rule"],
                         "amended": r["_amended"], "comparisons": r["_comparisons"]}

@@ -38,6 +38,7 @@ from .seeding import choose_device, shared_cores
 from .studies import (
     all_studies,
     check_study,
+    headline,
     implemented_studies,
     notebook_path,
     paper_values,
@@ -252,7 +253,7 @@ def scoreboard_markdown(results: dict[str, RunResult], profile: str, figure: str
     details, anchors = [], []
     for sid in all_studies():
         info = pv[sid]
-        h = info["headline"]
+        h = headline(sid)
         paper = h.get("value")
         tag = {True: "", "secondary": " (secondary)", False: " [U]"}.get(h.get("verified"), "")
         paper_s = (fmt(paper) + tag) if paper is not None else "— [U]"

@@ -64,3 +64,15 @@ def study_info(study: str) -> dict:
     """The entry of ``study`` in paper_values.yml (title, paper, data, headline, values, claims)."""
     check_study(study, implemented=False)
     return paper_values()["studies"][study]
+
+
+def headline(study: str) -> dict:
+    """The study's headline comparison for the scoreboard. Where the chapter's paper-versus-ours
+    table has a row with the same key, that row's paper value, verification status and
+    comparability win, so that the scoreboard and the chapter cannot disagree."""
+    info = study_info(study)
+    h = dict(info["headline"])
+    row = next((v for v in info.get("values", []) if v.get("key") == h.get("key")), None)
+    if row is not None:  # as the chapter's table reads it (comparable unless it says otherwise)
+        h.update(value=row.get("value"), verified=row.get("verified"), comparable=row.get("comparable", True))
+    return h

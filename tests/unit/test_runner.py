@@ -123,3 +123,17 @@ def test_tally_claims_figure_and_rules_page(tmp_path):
     page = claims_page()
     assert "# Claims and their rules" in page and "Amendment of 2026-12-02" in page
     assert "CERP beats CART on every dataset" in page
+
+
+def test_scoreboard_headline_agrees_with_the_chapter_table():
+    from precmed_utils.studies import all_studies, headline, study_info
+
+    for sid in all_studies():
+        h = headline(sid)
+        row = next((v for v in study_info(sid).get("values", []) if v["key"] == h["key"]), None)
+        if row is not None:
+            assert h["value"] == row.get("value") and h["verified"] == row.get("verified")
+            assert h["comparable"] == row.get("comparable", True)
+    # chapters that call their headline comparison not comparable get no difference on the board
+    for sid in ("deep_patient", "breast_cancer_prognosis", "drug_response"):
+        assert headline(sid)["comparable"] is False, sid
