@@ -350,6 +350,42 @@ def claims_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell_text(value) -> str:
+    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return text.replace("|", "\\|")
+
+
+def show_parameters_once(nb: dict, study: str, run_dir: Path) -> dict:
+    """A chapter shows the parameters of its run once, as a table (parameter, value used,
+    notebook default, meaning; values that differ from the default in bold), in place of the
+    declared ``parameters`` cell and papermill's injected cell, which the book then hides."""
+    from .params import study_spec
+
+    info = run_dir / "run.json"
+    used = json.loads(info.read_text())["parameters"] if info.exists() else {}
+    rows = ["| parameter | value in this run | notebook default | meaning |", "|---|---|---|---|"]
+    for name, p in study_spec(study).items():
+        if name == "output_dir":
+            continue
+        value = used.get(name, p.default)
+        shown = _cell_text(value)
+        if value != p.default:
+            shown = f"**{shown}**"
+        rows.append(f"| `{name}` | {shown} | {_cell_text(p.default)} | {_cell_text(p.help)} |")
+    profile = json.loads(info.read_text()).get("profile", "?") if info.exists() else "?"
+    table = {"cell_type": "markdown", "metadata": {"tags": ["precmed-parameters"]},
+             "source": f"**Parameters of this run** (profile `{profile}`; bold: changed from the "
+                       "notebook's default)\n\n" + "\n".join(rows) + "\n"}
+    where = None
+    for i, cell in enumerate(nb["cells"]):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+            where = i if where is None else where
+    nb["cells"].insert(where if where is not None else 1, table)
+    return nb
+
+
 def failure_page(study: str, r: RunResult) -> str:
     return (f"# {study_info(study)['title']}\n\n```{{warning}}\nThis study failed to run "
             f"(profile `{r.profile}`), so its chapter is missing from this build.\n```\n\n"
@@ -380,6 +416,7 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
             tiers = {"cell_type": "markdown", "metadata": {"tags": ["precmed-tiers"]},
                      "source": benchmark.tiers_markdown(sid, perf)}
             nb["cells"].insert(1, tiers)
+            show_parameters_once(nb, sid, Path(r.path))
             if launch is not None:  # links that open the chapter's source notebook
                 nb["cells"].insert(1, teaching.launch_cell(sid, launch))
             (studies_dir / f"{sid}.ipynb").write_text(json.dumps(nb, indent=1))

@@ -4,7 +4,7 @@ The book built by the session's ``smoke_book`` fixture (conftest.py, shared with
 is served on 127.0.0.1 and every page a reader meets is opened: the introduction, the
 scoreboard, the performance, teaching and re-run pages, the instructor appendix, the references
 and every chapter. Each page is checked as rendered (title, no error output, tables, figures
-that actually loaded, the chapters' injected parameters and run manifest, folded solutions), then
+that actually loaded, the chapters' one table of parameters and run manifest, folded solutions), then
 every internal link of every page is followed (target served, #anchor present on it).
 
 Chromium and ChromeDriver come from the system packages (``chromium``, ``chromium-driver`` on
@@ -67,6 +67,8 @@ return {
   images: Array.from(main.querySelectorAll('img')).map(
       i => ({src: i.currentSrc || i.src, loaded: i.complete && i.naturalWidth > 0})),
   injected: injected.filter(shown).map(e => e.innerText),
+  parameter_tables: tables.filter(
+      t => /value in this run/.test(t.innerText) && /notebook default/.test(t.innerText)).length,
   manifest: manifest.filter(shown).length,
   solutions: solutions.length,
   solutions_open: solutions.filter(a => Array.from(a.children).some(
@@ -176,8 +178,8 @@ def test_chapters_show_tables_figures_parameters_and_manifest(pages):
         p = pages[page]
         assert p["tables"] >= 1, f"{page}: no table rendered"
         assert any(i["loaded"] for i in p["images"]), f"{page}: no figure rendered"
-        assert p["injected"] and "# Parameters" in p["injected"][0], (
-            f"{page}: the parameters papermill injected are not shown")
+        assert p["parameter_tables"] == 1 and not p["injected"], (
+            f"{page}: the run's parameters are not shown once, as one table")
         assert p["manifest"] >= 1, f"{page}: the run manifest table (git commit, versions) is not shown"
 
 

@@ -137,3 +137,19 @@ def test_scoreboard_headline_agrees_with_the_chapter_table():
     # chapters that call their headline comparison not comparable get no difference on the board
     for sid in ("deep_patient", "breast_cancer_prognosis", "drug_response"):
         assert headline(sid)["comparable"] is False, sid
+
+
+def test_parameters_are_shown_once_as_a_table(tmp_path):
+    from precmed_utils.runner import show_parameters_once
+
+    used = {"profile": "smoke", "parameters": {"n_repeats": 1, "seed": 0}}
+    (tmp_path / "run.json").write_text(json.dumps(used))
+    code = [("parameters", "seed: int = 0"), ("injected-parameters", "seed = 0")]
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# T"}]
+          + [{"cell_type": "code", "metadata": {"tags": [t]}, "source": src} for t, src in code]}
+    show_parameters_once(nb, "cancer_subtyping", tmp_path)
+    table = nb["cells"][1]
+    assert "precmed-parameters" in table["metadata"]["tags"]
+    assert "| `n_repeats` | **1** | 2 |" in table["source"] and "| `seed` | 0 | 0 |" in table["source"]
+    assert "profile `smoke`" in table["source"] and "output_dir" not in table["source"]
+    assert all("remove-cell" in c["metadata"]["tags"] for c in nb["cells"][2:])
