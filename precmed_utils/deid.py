@@ -452,6 +452,9 @@ class BiLSTM(nn.Module):
         return torch.cat([fw, reverse_padded(bw_rev, lengths)], dim=-1), final
 
 
+CHAR_LENGTH_GROUPS = ((0, 4), (4, 8), (8, 10**6))  # word lengths (characters) read together
+
+
 class CharWordBiLSTMCRF(Tagger):
     """NeuroNER's tagger. Each token is represented by its word embedding concatenated with the
     final states of a bidirectional LSTM run over its characters; a token-level bidirectional
@@ -481,11 +484,25 @@ class CharWordBiLSTMCRF(Tagger):
     def char_features(self, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, C) character ids -> (B, T, 2 * char_hidden): the final forward and backward
         states of each real token's character LSTM (padding positions stay zero)."""
+        # The character LSTM reads each distinct word of the batch once (a batch of ~300 tokens
+        # holds ~200 distinct words), in groups of similar length cut to their longest word (most
+        # words are far shorter than the batch's longest): the same final states as running it
+        # over every padded token, for a fraction of the work.
         flat = chars[mask]  # (N, C): real tokens only
-        lengths = (flat != 0).sum(1).clamp(min=1)
-        _, final = self.char_lstm(self.chars(flat), lengths)
+        uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
+        lengths = (uniq != 0).sum(1).clamp(min=1)
+        final = None
+        for lo, hi in CHAR_LENGTH_GROUPS:
+            sel = ((lengths > lo) & (lengths <= hi)).nonzero().squeeze(1)
+            if sel.numel() == 0:
+                continue
+            n = lengths[sel]
+            _, f = self.char_lstm(self.chars(uniq[sel, : int(n.max())]), n)
+            if final is None:
+                final = f.new_zeros(len(uniq), f.shape[-1])
+            final = final.index_copy(0, sel, f)
         out = final.new_zeros(*mask.shape, final.shape[-1])
-        return out.masked_scatter(mask.unsqueeze(-1), final)
+        return out.masked_scatter(mask.unsqueeze(-1), final[inverse])
 
     def emissions(self, batch: dict) -> torch.Tensor:
         mask = batch["mask"]

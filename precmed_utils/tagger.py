@@ -56,11 +56,21 @@ class CRF(nn.Module):
             raise ValueError("mask must be (batch, time) with every sequence's first position on")
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-sequence log-partition (forward algorithm). Each step's log-sum-exp over the
+        previous tag is computed as a matrix product in scaled probability space,
+        ``log(exp(alpha - m) @ exp(trans - t_max)) + m + t_max``, instead of a (B, K, K)
+        log-sum-exp: the same numbers (to float rounding), several times faster forward and
+        backward. Forbidden transitions (score NEG) have probability exactly 0; a sum that
+        underflows is clamped at 1e-30 (a path e^-69 times less likely than the best is
+        dropped)."""
         self._check(emissions, mask)
         trans, start, end = self._scores()
+        t_max = trans.detach().max()
+        p_trans = torch.exp(trans - t_max)
         alpha = start + emissions[:, 0]
         for t in range(1, emissions.shape[1]):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
+            m = alpha.detach().max(1, keepdim=True)[0]
+            nxt = torch.log((torch.exp(alpha - m) @ p_trans).clamp_min(1e-30)) + (m + t_max) + emissions[:, t]
             alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
         return torch.logsumexp(alpha + end, dim=1)
 

@@ -238,3 +238,28 @@ def test_bilstm_matches_packed_bidirectional_lstm():
     assert torch.allclose(out[mask], out_ref[mask], atol=1e-6)
     assert torch.allclose(final, torch.cat([h[0], h[1]], dim=-1), atol=1e-6)
     assert torch.equal(deid.reverse_padded(deid.reverse_padded(x, lengths), lengths), x)
+
+
+def test_char_features_read_each_distinct_word_once_with_the_same_result():
+    """char_features (distinct words, length groups) equals the character LSTM run over every
+    real token padded to the batch's longest word: the same states and the same gradients."""
+    torch.manual_seed(0)
+    model = deid.CharWordBiLSTMCRF(30, 12, ["O", "S-X"], word_dim=6, char_dim=4, char_hidden=3, word_hidden=5)
+    words = [[2, 3], [2, 3], [4], [5, 6, 7, 8, 9, 10, 11, 2, 3, 4], [2, 3], [7] * 14, [4]]
+    ex = [{"words": [1, 2, 1, 3], "chars": words[:4]}, {"words": [4, 5, 6], "chars": words[4:]}]
+    batch = pad_batch(ex)
+    chars, mask = batch["chars"], batch["mask"]
+
+    def every_token():
+        flat = chars[mask]
+        _, final = model.char_lstm(model.chars(flat), (flat != 0).sum(1))
+        return final.new_zeros(*mask.shape, final.shape[-1]).masked_scatter(mask.unsqueeze(-1), final)
+
+    ref, ours = every_token(), model.char_features(chars, mask)
+    assert torch.allclose(ours, ref, atol=1e-6) and bool((ours[~mask] == 0).all())
+    w = torch.randn_like(ref)
+    params = [model.chars.weight, model.char_lstm.fw.weight_hh_l0, model.char_lstm.bw.weight_ih_l0]
+    g_ref = torch.autograd.grad((ref * w).sum(), params)
+    g_ours = torch.autograd.grad((ours * w).sum(), params)
+    for a, b in zip(g_ours, g_ref, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)

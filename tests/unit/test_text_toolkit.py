@@ -149,6 +149,38 @@ def test_crf_partition_likelihood_and_viterbi_match_brute_force(constrained):
             assert tags[p[0]] != "I-X"
 
 
+def _logsumexp_partition(crf, em, mask):
+    """The textbook forward algorithm: a (B, K, K) log-sum-exp at each step."""
+    trans, start, end = crf._scores()
+    alpha = start + em[:, 0]
+    for t in range(1, em.shape[1]):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans + em[:, t].unsqueeze(1), dim=1)
+        alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_crf_matrix_product_partition_matches_logsumexp_with_gradients(constrained):
+    """CRF.log_partition (matrix products in scaled probability space) gives the log-sum-exp
+    recursion's values and gradients, with forbidden transitions and large scores."""
+    torch.manual_seed(1)
+    tags = ["O", "B-X", "I-X", "B-Y", "I-Y"]
+    crf = CRF(5, transition_constraints(tags, "BIO") if constrained else None)
+    with torch.no_grad():
+        crf.transitions.normal_(0, 3)
+        crf.start.normal_()
+        crf.end.normal_()
+    em = (torch.randn(3, 7, 5) * 20).requires_grad_()
+    mask = torch.tensor([[1] * 7, [1, 1, 1, 0, 0, 0, 0], [1] + [0] * 6], dtype=torch.bool)
+    w = torch.randn(3)
+    params = [em, crf.transitions, crf.start, crf.end]
+    ours, ref = crf.log_partition(em, mask), _logsumexp_partition(crf, em, mask)
+    assert torch.allclose(ours, ref, rtol=1e-5, atol=1e-3)
+    for a, b in zip(torch.autograd.grad((ours * w).sum(), params),
+                    torch.autograd.grad((ref * w).sum(), params), strict=True):
+        assert torch.isfinite(a).all() and torch.allclose(a, b, atol=1e-4)
+
+
 def test_crf_rejects_bad_shapes():
     crf = CRF(3)
     with pytest.raises(ValueError, match="emissions must be"):
