@@ -841,6 +841,47 @@ def simulate_cohort(n_patients: int = 20000, seed: int = 0, *, calibration: Cali
 
 
 # ---------------------------------------------------------------------------------------------
+# Checks of a representation against the simulator's planted truth (used by heart_failure and
+# suicide_risk; additions only, nothing above depends on them)
+
+
+def probe_r2(Z_train, F_train, Z_test, F_test,
+             alphas=(0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)) -> np.ndarray:
+    """A linear probe: ridge regression from a representation (rows x features, standardised on
+    the training rows) to planted factors (rows x factors), its penalty chosen per factor by
+    leave-one-out on the training rows; returns the R^2 of each factor on the test rows.
+
+    R^2 near 1: the factor is a linear function of the representation; 0: no better than the
+    training mean (it can be negative on the test rows).
+    """
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.preprocessing import StandardScaler
+
+    def dense(a):
+        return np.asarray(a.toarray() if sparse.issparse(a) else a, np.float64)
+
+    Ztr, Zte = dense(Z_train), dense(Z_test)
+    Ftr = np.asarray(F_train, np.float64).reshape(len(Ztr), -1)
+    Fte = np.asarray(F_test, np.float64).reshape(len(Zte), -1)
+    scaler = StandardScaler().fit(Ztr)
+    model = RidgeCV(alphas=list(alphas), alpha_per_target=True).fit(scaler.transform(Ztr), Ftr)
+    pred = model.predict(scaler.transform(Zte)).reshape(len(Zte), -1)
+    return np.asarray(r2_score(Fte, pred, multioutput="raw_values"), float)
+
+
+def paired_difference(a, b) -> dict:
+    """Paired comparison of two models over the same splits: the mean and SD of ``a - b``, how
+    many splits ``a`` won (strictly), and n. NaN pairs are left out."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return {"mean": float("nan"), "sd": float("nan"), "wins": 0, "n": 0}
+    return {"mean": float(d.mean()), "sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+            "wins": int((d > 0).sum()), "n": int(len(d))}
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry
 
 _DEMO = "mimic3_demo"

@@ -211,3 +211,24 @@ def test_new_diagnoses_follow_the_phenotypes(cohort):
     home = t.disease_drivers["home"].iloc[0]
     el = ~np.isnan(t.new_dx_probability[:, 0])
     assert roc_auc_score(t.new_dx[el, 0], t.theta[el, t.phenotypes.index(home)]) > 0.6
+
+
+def test_probe_r2_recovers_a_linear_factor_and_not_noise():
+    """A factor that is a linear function of the representation is recovered (R^2 near 1 on the
+    test rows); one independent of it is not (R^2 near 0 or below)."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(600, 20))
+    linear = Z @ rng.normal(size=20) + 0.05 * rng.normal(size=600)
+    noise = rng.normal(size=600)
+    r2 = ehr.probe_r2(Z[:400], np.c_[linear, noise][:400], Z[400:], np.c_[linear, noise][400:])
+    assert r2.shape == (2,)
+    assert r2[0] > 0.95
+    assert r2[1] < 0.1
+
+
+def test_paired_difference_counts_wins_and_skips_missing_pairs():
+    d = ehr.paired_difference([0.7, 0.6, np.nan, 0.8], [0.6, 0.65, 0.5, 0.7])
+    assert d["n"] == 3 and d["wins"] == 2
+    assert d["mean"] == pytest.approx((0.1 - 0.05 + 0.1) / 3)
+    assert d["sd"] > 0
+    assert ehr.paired_difference([np.nan], [0.5])["n"] == 0
