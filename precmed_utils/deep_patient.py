@@ -1,7 +1,9 @@
 """Deep Patient's evaluation protocol on coded EHR data: the observation and prediction windows,
 the diseases to predict and their new-diagnosis labels (derived from codes, so the same pipeline
-runs on simulated and MIMIC-III data), the patient split, count features scaled to [0, 1], and the
-per-disease scores (AUC-ROC, and accuracy and F-score at a fixed probability threshold).
+runs on simulated and MIMIC-III data), the patient split, the features (code presence or counts
+scaled to [0, 1]), the per-disease scores (AUC-ROC, and accuracy and F-score at a fixed probability
+threshold), and, on simulated data, the positive control's factor-driven outcomes and the
+factor-recovery probe.
 
 Works on an :class:`precmed_utils.ehr.EHR`. The models (the stacked denoising autoencoder, the
 random forests and the baselines) are written out in the chapter.
@@ -187,3 +189,82 @@ def threshold_scores(y_true, score, threshold: float = 0.6) -> dict[str, float]:
     acc = float((pred == y).mean()) if len(y) else float("nan")
     f = float(f1_score(y, pred, zero_division=0.0)) if len(y) else float("nan")
     return {"auc": auc, "accuracy": acc, "f_score": f, "positives": int(y.sum()), "n": int(len(y))}
+
+
+def _intercept_for(z: np.ndarray, prevalence: float) -> float:
+    """The intercept a with mean(sigmoid(a + z)) == prevalence (bisection)."""
+    lo, hi = -50.0, 50.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if np.mean(1.0 / (1.0 + np.exp(-(mid + z)))) < prevalence:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def factor_outcomes(theta: np.ndarray, strength: float = 10.0, prevalence: float = 0.2,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The positive control's outcomes: one per planted factor (column of ``theta``), drawn with
+    probability sigmoid(a_k + strength * theta_k), a_k set so that the mean probability is
+    ``prevalence``. Only the factor drives the outcome, so a representation that recovers the
+    factors needs few labelled patients to predict it. Returns (labels, probabilities), both
+    patients x factors."""
+    th = np.asarray(theta, float)
+    if not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    rng = np.random.default_rng(seed)
+    prob = np.empty_like(th)
+    for k in range(th.shape[1]):
+        z = strength * th[:, k]
+        prob[:, k] = 1.0 / (1.0 + np.exp(-(_intercept_for(z, prevalence) + z)))
+    return rng.random(th.shape) < prob, prob
+
+
+def factor_recovery(F_train, theta_train: np.ndarray, F_test, theta_test: np.ndarray,
+                    alphas=(0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)) -> dict[str, float]:
+    """How well a linear map of a representation recovers the planted factors on held-out
+    patients: a ridge regression (penalty chosen by leave-one-out on the training patients, features
+    standardised) from ``F_train`` to every factor at once, scored on ``F_test`` by R² per factor
+    (1 - residual / total sum of squares) and Pearson correlation, each averaged over factors."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    if sparse.issparse(F_train):  # leave-one-out ridge on a sparse matrix forms the patients' Gram matrix
+        F_train, F_test = F_train.toarray(), F_test.toarray()
+    sc = StandardScaler(with_mean=not sparse.issparse(F_train)).fit(F_train)
+    ridge = RidgeCV(alphas=list(alphas)).fit(sc.transform(F_train), theta_train)
+    pred = np.asarray(ridge.predict(sc.transform(F_test)))
+    y = np.asarray(theta_test, float)
+    ss_res = ((y - pred) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    ok = ss_tot > 0
+    r2 = 1 - ss_res[ok] / ss_tot[ok]
+    corr = [np.corrcoef(y[:, k], pred[:, k])[0, 1] if pred[:, k].std() > 0 else 0.0
+            for k in np.flatnonzero(ok)]
+    return {"r2": float(np.mean(r2)), "corr": float(np.mean(corr)), "factors": int(ok.sum())}
+
+
+def scale_features(x: sparse.spmatrix, train_rows, how: str = "presence",
+                   n_demographic: int = 2) -> sparse.csr_matrix:
+    """The input of every representation, fitted on the training patients.
+
+    ``minmax``: every column scaled to [0, 1] by :class:`MaxScaler` (the official code's
+    ``MinMaxScaler`` on counts). ``presence``: a code column is 1 if the code appears before the
+    split day, else 0; the last ``n_demographic`` columns (sex, age) are min-max scaled as above.
+    Counts scaled by their maximum put most patients' values near 0 (one patient with many
+    repeats of a code sets the scale for all), which starves a cross-entropy autoencoder of signal.
+    """
+    x = sparse.csr_matrix(x, dtype=np.float64)
+    tr = np.asarray(train_rows)
+    if how == "minmax":
+        return MaxScaler().fit(x[tr]).transform(x)
+    if how != "presence":
+        raise ValueError(f"how must be 'presence' or 'minmax', got {how!r}")
+    n_codes = x.shape[1] - n_demographic
+    codes = x[:, :n_codes].copy()
+    codes.data = (codes.data > 0).astype(np.float64)
+    codes.eliminate_zeros()
+    demo = x[:, n_codes:]
+    demo = MaxScaler().fit(demo[tr]).transform(demo) if n_demographic else demo
+    return sparse.hstack([codes, demo], format="csr", dtype=np.float32)

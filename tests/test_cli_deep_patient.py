@@ -81,7 +81,7 @@ def test_user_mimic_folder_runs_end_to_end(tmp_path):
     runs = tmp_path / "runs"
     r = precmed("run", "deep_patient", "--profile", "smoke", "-p", f"data={folder}", "-p", "split_day=200",
                 "-p", "min_train_positives=3", "-p", "test_fraction=0.3",
-                "-p", "rf_min_samples_leaf=1", "-p", "rf_max_samples=1.0",
+                "-p", "rf_leaf_grid=1", "-p", "rf_max_samples=1.0",
                 "--runs-dir", str(runs), "--no-progress")
     assert r.returncode == 0, r.stderr
     (run_dir,) = (runs / "deep_patient").glob("smoke-*")

@@ -126,3 +126,43 @@ def test_labels_from_codes_equal_the_simulators_planted_new_diagnoses():
     eligible, label = dp.new_diagnosis_labels(ehr, ids, d, ehr.split_day, 365)
     np.testing.assert_array_equal(eligible, ~np.isnan(ehr.truth.new_dx_probability))
     np.testing.assert_array_equal(label, ehr.truth.new_dx)
+
+
+def test_factor_outcomes_hit_the_prevalence_and_follow_their_factor():
+    rng = np.random.default_rng(0)
+    theta = rng.dirichlet(np.full(4, 0.3), 20000)
+    y, p = dp.factor_outcomes(theta, strength=10.0, prevalence=0.2, seed=1)
+    assert y.shape == p.shape == theta.shape
+    np.testing.assert_allclose(p.mean(0), 0.2, atol=1e-6)
+    assert abs(y.mean() - 0.2) < 0.01
+    for k in range(4):  # the outcome rises with its own factor, not with another one
+        assert np.corrcoef(theta[:, k], p[:, k])[0, 1] > 0.9
+        assert y[theta[:, k] > 0.5, k].mean() > 0.5 > y[theta[:, k] < 0.01, k].mean()
+    with pytest.raises(ValueError):
+        dp.factor_outcomes(theta, prevalence=1.0)
+
+
+def test_factor_recovery_scores_a_noisy_copy_high_and_noise_low():
+    rng = np.random.default_rng(0)
+    theta = rng.dirichlet(np.full(3, 0.5), 2000)
+    mix = rng.normal(size=(3, 10))
+    good = theta @ mix + 0.01 * rng.normal(size=(2000, 10))
+    noise = rng.normal(size=(2000, 10))
+    tr, te = slice(0, 1500), slice(1500, None)
+    hi = dp.factor_recovery(good[tr], theta[tr], good[te], theta[te])
+    lo = dp.factor_recovery(noise[tr], theta[tr], noise[te], theta[te])
+    assert hi["r2"] > 0.95 and hi["corr"] > 0.95 and hi["factors"] == 3
+    assert lo["r2"] < 0.05
+    sp = dp.factor_recovery(sparse.csr_matrix(good[tr]), theta[tr], sparse.csr_matrix(good[te]), theta[te])
+    assert sp["r2"] > 0.9
+
+
+def test_scale_features_presence_and_minmax():
+    x = sparse.csr_matrix(np.array([[0, 3, 1, 40], [2, 0, 0, 80], [1, 1, 0, 60]], float))
+    pres = dp.scale_features(x, [0, 1], "presence", n_demographic=2).toarray()
+    np.testing.assert_array_equal(pres[:, :2], [[0, 1], [1, 0], [1, 1]])
+    np.testing.assert_allclose(pres[:, 2:], [[1, 0], [0, 1], [0, 0.5]])  # demographics: min-max on rows 0, 1
+    mm = dp.scale_features(x, [0, 1], "minmax", n_demographic=2).toarray()
+    np.testing.assert_allclose(mm[:, :2], [[0, 1], [1, 0], [0.5, 1 / 3]])
+    with pytest.raises(ValueError):
+        dp.scale_features(x, [0, 1], "log")
