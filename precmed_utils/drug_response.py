@@ -370,6 +370,14 @@ def simulate_screen(template: pd.DataFrame, *, n_lines: int = 300, n_drugs: int 
                            np.vstack(x1s), np.vstack(x2s), truth)
 
 
+# The positive control of drug_response: the same simulator in a setting where a representation
+# learned from every line's expression (and a transition learned from pairs) must help. The
+# response follows the line's programme state and the drug's effect almost without noise, few
+# lines have a response (the notebook's pc_label_fraction) and most have pairs.
+POSITIVE_CONTROL = {"n_drugs": 2, "pair_fraction": 0.8, "effect_state": 1.0, "effect_noise": 0.2,
+                    "state_weight": 0.3, "response_noise": 0.3}
+
+
 def bayes_auroc(sim: SimulatedScreen, drug: str, lines=None, which: str = "p_baseline") -> float:
     """AUROC of the planted probability (``p_baseline`` or ``p_effect``) against the planted
     sensitive / resistant class, over ``lines`` (default all): the ceiling for a model."""
@@ -415,4 +423,4 @@ USER_FORMATS[_DR] = (read_user_screen, USER_SCREEN_FORMAT)
 
 __all__ = ["DrugScreen", "SimulatedScreen", "binarise", "log_if_raw", "read_gdsc", "read_nci60",
            "read_user_screen", "read_user_expression", "read_user_response", "calibrate",
-           "simulate_screen", "bayes_auroc", "USER_SCREEN_FORMAT"]
+           "simulate_screen", "bayes_auroc", "POSITIVE_CONTROL", "USER_SCREEN_FORMAT"]

@@ -86,6 +86,10 @@ def test_user_screen_runs_end_to_end(tmp_path):
     m = doc["metrics"]
     assert m["user_data/RF-raw/auroc"]["mean"] > 0.75, "a planted one-gene signal: the forest must find it"
     assert "user_data/SSVAE/auroc" in m and "user_data/DrVAE/auroc" not in m
+    assert m["tuning/SSVAE/settings_tried"]["mean"] == m["tuning/RF-raw/settings_tried"]["mean"] == 2, \
+        "every model gets the same tuning budget"
+    assert "user_data/SSVAE/best_epoch" in m and "user_data/VAE+LR/dev_loss" in m, "training curves recorded"
+    assert doc["basis"]["convergence"]["recorded"] > 0
     assert {c["id"] for c in doc["claims"]} == {"C1", "C2"}
     nb = (run_dir / "notebook.ipynb").read_text()
     assert "CL001" not in nb, "no cell-line id of a user's screen may appear"

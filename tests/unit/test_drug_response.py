@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from precmed_utils import data as registry
-from precmed_utils.drug_response import bayes_auroc, binarise, calibrate, read_user_screen, simulate_screen
+from precmed_utils.drug_response import (
+    POSITIVE_CONTROL,
+    bayes_auroc,
+    binarise,
+    calibrate,
+    read_user_screen,
+    simulate_screen,
+)
 from precmed_utils.errors import DataError
 
 
@@ -130,3 +137,13 @@ def test_user_screen_needs_a_folder_with_both_files(tmp_path):
     (tmp_path / "f" / "expression.csv").write_text("cell_line,g1,g2\nL1,1,2\n")
     with pytest.raises(DataError, match="no file response.csv"):
         read_user_screen(tmp_path / "f")
+
+
+def test_positive_control_setting_raises_the_ceiling(template):
+    """The positive control's setting makes the response follow the visible programme state: its
+    Bayes-optimal AUROC from baseline expression is well above the main simulation's."""
+    kw = {k: v for k, v in POSITIVE_CONTROL.items() if k != "n_drugs"}
+    base, pc = _sim(template, n_lines=3000), _sim(template, n_lines=3000, **kw)
+    for d in base.truth["drugs"]:
+        assert bayes_auroc(pc, d) > bayes_auroc(base, d) + 0.08
+        assert bayes_auroc(pc, d) > 0.9
