@@ -122,6 +122,28 @@ def test_a_planted_leak_is_found_where_it_is_without_echoing_it(tmp_path):
 
 
 @pytest.mark.parametrize("leak, category", [
+    # what the gate missed before (issue 21), one per line
+    ("Harriet Quellmore  67  F", "name"),  # a name without a title
+    ("seen by Dr. O'Quellmore", "name"),  # a title, an apostrophe in the surname
+    ("age at admission: 93", "age"),
+    ("Towson, MD 21204", "address"),
+    ("March 14, 2019", "date"),
+    ("2019-03-14", "date"),
+    ("14 March 2019", "date"),
+    ("https://portal.example-health.org/patients/4471923", "url"),
+    ("10.24.3.117", "ip"),
+    ("member ID: XJH123456789", "id"),
+    ("pacemaker serial SN4471923", "device"),
+    ("licence plate 7ABC123", "vehicle"),
+    ("1EG4-TE5-MK72", "id"),  # a Medicare beneficiary identifier, by its shape
+    ("{'account_no': '0417127051'}", "id"),
+    ("- **zip**: 21204", "address"),
+    ("Baltimore County", "address"),
+    ("1HGCM82633A004352", "vehicle"),  # a VIN
+    ("fax: (410) 555-0187", "phone"),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ip"),
+    ("QUELLMORE, Harriet", "name"),
+    # what it caught before
     ("seen by Dr. Quellmore on rounds", "name"),
     ("daughter Mirabel called", "name"),
     ("contact: hq@example.org", "email"),
@@ -150,7 +172,24 @@ def test_aggregates_and_the_books_own_text_are_clean(tmp_path):
         [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
                                                       "text/plain": "<Figure>"})],
     ])
+    # the run's timestamp and the claims' set date are exempt because the run's own manifest and
+    # the study's claims say where they come from
+    (tmp_path / "manifest.json").write_text(json.dumps({"study": "cancer_subtyping",
+                                                        "started": "2026-11-29T04:51:06+00:00"}))
     assert scan_notebook(path) == []
+
+
+def test_known_safe_text_is_exempt_only_where_the_run_says_so(tmp_path):
+    safe = privacy.known_safe("cancer_subtyping", {"started": "2026-11-29T04:51:06+00:00"})
+    assert "2026-11-29T04:51:06+00:00" in safe and "rule (set 2026-11-28)" in safe
+    assert any("Gordon GJ" in s for s in safe)  # a dataset's citation
+    text = "started (UTC) 2026-11-29T04:51:06+00:00 | rule (set 2026-11-28) | admitted 2026-11-28"
+    found = find_phi(text, safe=safe)
+    assert [text[a:b] for a, b, _, _ in found] == ["2026-11-28"]  # the same date elsewhere is found
+    assert len(find_phi(text)) == 3  # without the run's records every date is found
+    # a notebook without a manifest beside it has no exemption
+    path = executed_notebook(tmp_path / "nb.ipynb", [[table_output(MANIFEST_LIKE)]])
+    assert {f.category for f in scan_notebook(path)} == {"date"}
 
 
 def test_a_tagged_made_up_example_is_listed_not_judged(tmp_path):
