@@ -283,3 +283,37 @@ def test_precmed_book_exits_1_and_says_why_when_a_chapter_is_refused(monkeypatch
     res = precmed("book", "--profile", "smoke")
     assert res.returncode == 1
     assert "1 study failed: cancer_subtyping" in res.stderr and "cell(s) 7" in res.stderr
+
+
+# --- the benchmark's fixed samples (benchmarks/privacy_gate.py) ---------------------------------
+
+BENCH = ROOT / "benchmarks"
+# Recall floor per Safe Harbor category on the fixed held-out sample. Names stay below 0.99: a
+# given name outside the gate's dictionary written in capitals (URSLA MORETTI) or before a
+# surname in capitals is not seen (book/rerun.md, Privacy, says so); the floor holds what is
+# measured rather than the goal.
+RECALL_FLOOR = {"names": 0.97}
+
+
+def test_recall_per_category_on_the_fixed_sample_of_the_benchmark():
+    lines = [json.loads(x) for x in (BENCH / "privacy_planted_sample.jsonl").read_text().splitlines()]
+    hits: dict[str, list[bool]] = {}
+    for rec in lines:
+        spans = [(a, b) for a, b, _, _ in find_phi(rec["line"])]
+        for a, b, cat, _ in rec["plants"]:
+            hits.setdefault(cat, []).append(any(x < b and a < y for x, y in spans))
+    assert len(hits) == 17 and sum(map(len, hits.values())) > 2500
+    recall = {cat: sum(h) / len(h) for cat, h in hits.items()}
+    low = {cat: r for cat, r in recall.items() if r < RECALL_FLOOR.get(cat, 0.99)}
+    assert not low, f"recall below its floor: {low}"
+    # and no line of the sample without an identifier is flagged
+    assert not [r["line"] for r in lines if not r["plants"] and find_phi(r["line"])]
+
+
+def test_no_line_of_the_chapters_real_outputs_is_flagged():
+    recs = [json.loads(x) for x in (BENCH / "privacy_clean_lines.jsonl").read_text().splitlines()]
+    assert len({r["study"] for r in recs}) == 11 and len(recs) > 3000
+    flagged = [(r["study"], r["line"]) for r in recs if find_phi(r["line"], safe=r["safe"])]
+    assert flagged == []
+    # the exemption is doing work: without the runs' records their timestamps would be found
+    assert any(find_phi(r["line"]) for r in recs if r["safe"])
