@@ -621,6 +621,16 @@ def main(argv=None) -> int:
     print(f"privacy gate, split {args.split}: {len(lines)} generated lines, {n_plants} planted identifiers")
     with pd.option_context("display.width", 120, "display.precision", 3):
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    by_form: dict[tuple[str, str], list[int]] = {}
+    missed = {id(p) for _, p in misses}
+    for x in lines:
+        for _, _, p in x.plants:
+            by_form.setdefault((p.category, p.form), []).append(int(id(p) not in missed))
+    weak = [(c, f, sum(v), len(v)) for (c, f), v in sorted(by_form.items()) if sum(v) < len(v)]
+    if weak:
+        print("\nforms below 1 (category, form: found/planted):")
+        for c, f, k, n in weak:
+            print(f"  {c}, {f}: {k}/{n} = {k / n:.3f}")
     gen_clean = [x for x in lines if not x.plants]
     gen_fp = sum(bool(found(x)) for x in gen_clean)
     print(f"\ngenerated lines without an identifier flagged: {gen_fp} of {len(gen_clean)}")

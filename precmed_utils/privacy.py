@@ -7,19 +7,21 @@ executed notebook before it goes into the book.
   or simulated data keeps exact counts.
 - ``scan_notebook`` reads the text of every output of an executed notebook (stream text,
   ``text/plain``, ``text/html`` without its tags, ``text/markdown``, errors; images are skipped)
-  and runs the project's rule-based de-identifier (``deid.RuleDeidentifier``: regular
-  expressions, title and kinship context; it needs no trained weights, unlike the BiLSTM-CRF of
-  the deidentification study) plus a few identifier patterns of its own (e-mail, SSN, record
-  numbers, street addresses, a patient's name after "patient"/"name:", first name + surname).
-  A finding names the cell, the output, the line, the PHI category and the length and shape
-  (``Xxxx 999-9999``) of the text; the text itself is never repeated.
+  and runs ``find_phi``: rules for each of the 16 Safe Harbor categories of identifiers that can
+  appear in text (see "detection" below). Text the run itself vouches for (``known_safe``: its
+  timestamps, its claims' set dates, its paper's and datasets' citations) is exempt, exactly
+  that text and nowhere else. A finding names the cell, the output, the line, the PHI category
+  and the length and shape (``Xxxx 999-9999``) of the text; the text itself is never repeated.
 - ``gate`` is what ``runner.stage_book`` calls for every chapter: a chapter with likely PHI in
   its outputs is refused (it counts as a failed study, so ``precmed book`` exits 1) and
   ``refusal_page`` stands in for it, saying where and what to do.
 
-Limits: rules and patterns for English text; they catch the formats and contexts they describe
-(a bare surname in a table cell is not one of them) and flag some harmless text. A clean scan
-is evidence, not a guarantee; aggregates-only notebooks remain the first protection.
+Limits: rules for English text; they catch the formats and contexts they describe and miss
+others (a bare surname or city in a table cell, a name in lower case or made of common words, a
+number whose meaning is only in its column's header). benchmarks/privacy_gate.py measures recall
+per category and false positives on the chapters' real outputs; book/rerun.md (Privacy) gives
+the numbers. A clean scan is evidence, not a guarantee; aggregates-only notebooks remain the
+first protection, and outputs of restricted data are to be read before they are published.
 """
 
 from __future__ import annotations
