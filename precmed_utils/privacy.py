@@ -707,23 +707,22 @@ def shape(text: str) -> str:
 def known_safe(study: str | None, manifest: dict | None = None, metrics: dict | None = None) -> list[str]:
     """Text a chapter prints that is known to be safe, by where it comes from rather than by its
     shape: the run's own timestamps (``started`` of the manifest, ``finished`` of metrics.json),
-    the headers ``rule (set DATE)`` of the study's claims (the date each rule was set), and the
-    citations of the study's paper and of its shipped datasets. Only these exact strings are
+    the headers ``rule (set DATE)`` of the study's claims (the date each rule was set), the
+    citations of the datasets the run recorded in its manifest and the study's paper. Only these exact strings are
     exempt; the same date or name anywhere else is still found."""
-    stamps = ((manifest or {}).get("started"), (metrics or {}).get("finished"))
-    out = [v for v in stamps if isinstance(v, str)]
-    if not study:
-        return out
-    try:
-        from .data import DATASETS
+    manifest = manifest or {}
+    stamps = [manifest.get("started"), (metrics or {}).get("finished")]
+    stamps += [d.get("citation") for d in manifest.get("data", []) if isinstance(d, dict)]
+    out = [v for v in stamps if isinstance(v, str) and v]
+    if study:
         from .studies import study_info
 
-        info = study_info(study)
-    except Exception:  # an unknown study: its run's timestamps only
-        return out
-    out += [f"rule (set {c['set']})" for c in info.get("claims", []) if c.get("set")]
-    out += [info[k] for k in ("paper", "title") if isinstance(info.get(k), str)]
-    out += [d.citation for d in DATASETS.values() if study in (d.studies or ()) and d.citation]
+        try:
+            info = study_info(study)
+        except Exception:  # an unknown study: the run's own records only
+            info = {}
+        out += [f"rule (set {c['set']})" for c in info.get("claims", []) if c.get("set")]
+        out += [info[k] for k in ("paper", "title") if isinstance(info.get(k), str)]
     return sorted(set(out), key=len, reverse=True)
 
 
