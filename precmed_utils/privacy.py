@@ -708,8 +708,8 @@ def known_safe(study: str | None, manifest: dict | None = None, metrics: dict | 
     """Text a chapter prints that is known to be safe, by where it comes from rather than by its
     shape: the run's own timestamps (``started`` of the manifest, ``finished`` of metrics.json),
     the headers ``rule (set DATE)`` of the study's claims (the date each rule was set), the
-    citations of the datasets the run recorded in its manifest and the study's paper. Only these exact strings are
-    exempt; the same date or name anywhere else is still found."""
+    citations of the datasets the run recorded in its manifest and the study's paper. Only these
+    exact strings are exempt; the same date or name anywhere else is still found."""
     manifest = manifest or {}
     stamps = [manifest.get("started"), (metrics or {}).get("finished")]
     stamps += [d.get("citation") for d in manifest.get("data", []) if isinstance(d, dict)]

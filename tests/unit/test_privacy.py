@@ -180,11 +180,12 @@ def test_aggregates_and_the_books_own_text_are_clean(tmp_path):
 
 
 def test_known_safe_text_is_exempt_only_where_the_run_says_so(tmp_path):
+    citation = "Gordon GJ et al. Cancer Res 62:4963-4967, 2002"
     manifest = {"started": "2026-11-29T04:51:06+00:00",
-                "data": [{"name": "gordon_lung", "citation": "Gordon GJ et al. Cancer Res 62:4963-4967, 2002"}]}
+                "data": [{"name": "gordon_lung", "citation": citation}]}
     safe = privacy.known_safe("cancer_subtyping", manifest)
     assert "2026-11-29T04:51:06+00:00" in safe and "rule (set 2026-11-28)" in safe
-    assert manifest["data"][0]["citation"] in safe  # a dataset's citation, as the run recorded it
+    assert citation in safe  # a dataset's citation, as the run recorded it
     text = "started (UTC) 2026-11-29T04:51:06+00:00 | rule (set 2026-11-28) | admitted 2026-11-28"
     found = find_phi(text, safe=safe)
     assert [text[a:b] for a, b, _, _ in found] == ["2026-11-28"]  # the same date elsewhere is found
