@@ -235,12 +235,12 @@ _STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Cou
            r"Place|Pl|Parkway|Pkwy|Highway|Hwy|Way|Circle|Cir|Square|Sq|Trail|Trl|Pike|Turnpike|Row|"
            r"Alley|Crescent|Close|Plaza|Expressway|Route|Rte)")
 _STREET_ALL = rf"(?:{_STREET}|{_STREET.upper()})"
-_CAPWORD = r"(?:[A-Z][a-z]+|[A-Z]{2,})(?:['’.-][A-Za-z]+)*"  # Towson, TOWSON, Mary's, Kessler-Adventist
+_CAPWORD = r"(?:[A-Z][a-z]++|[A-Z]{2,}+)(?:['’.-][A-Za-z]++){0,3}"  # Towson, TOWSON, Mary's, Kessler-Adventist
 _PLACE = rf"(?:{_CAPWORD}\.?(?: {_CAPWORD}\.?){{0,3}})"  # a place of up to four capitalised words
 
 # an identifying number: letters, digits and - / . inside, at least one digit, 4+ characters
 _IDVAL = (r"(?P<v>[A-Z]{1,4} \d{2,5}(?![\w-])|\d{1,4} [A-Z]{2,4}(?![\w-])|(?=[A-Za-z0-9./-]{4})"
-          r"(?=[A-Za-z0-9./-]*\d[A-Za-z0-9./-]*\d)[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+){0,4})")
+          r"(?=(?:[A-Za-z./-]*+\d){2})[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+){0,4})")
 _NUMWORD = r"(?:number|num|nbr|no\.?|nr|#|id|identifier|code)"
 
 _FIELD = r"(?<![A-Za-z0-9])"  # a field name starts here ("billing_account": "_" is no boundary)
@@ -271,10 +271,10 @@ _ID_CONTEXT = [(cat, label, re.compile(rf"{_FIELD}(?:{words}){_SEP}{_IDVAL}", _I
 
 PATTERNS: list[tuple[str, str, re.Pattern]] = [
     # machine-readable: the shape alone
-    ("email", "Email", re.compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
+    ("email", "Email", re.compile(r"(?<![\w.+-])[\w.+-]++@(?:[A-Za-z0-9-]++\.)++[A-Za-z]{2,}\b")),
     ("url", "URL", re.compile(r"\b(?:https?|ftp|sftp)://[^\s'\"<>)\]}]+|"
                               r"\bwww\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[^\s'\"<>)\]}]*)?", _I)),
-    ("url", "URL", re.compile(r"\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|edu|gov|mil|io|us|uk|"
+    ("url", "URL", re.compile(r"(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]++\.)++(?:com|org|net|edu|gov|mil|io|us|uk|"
                               r"info|biz|health|care|med|co|me)(?::\d+)?/[^\s'\"<>)\]}]*")),
     ("ip", "IPv4", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                               r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:/\d{1,2})?(?![\w.]|\.\d)")),
@@ -353,9 +353,9 @@ PATTERNS += [(cat, label, rx) for cat, label, rx in _ID_CONTEXT]
 
 # --- names
 _TITLES = r"(?:Dr|DR|Drs|DRS|Mr|MR|Mrs|MRS|Ms|MS|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Sr|Nurse|NURSE)"
-_SURNAME = (r"(?:(?:Mc|Mac|De|Di|Da|Le|La|St\.? ?|Van |Von |Van der )?[A-Z][A-Za-z]*[a-z][A-Za-z]*|"
-            r"[A-Z]['’][A-Za-z]{2,}|(?:[A-Z]['’])?[A-Z]{2,})(?:['’-][A-Za-z]+)*")  # Smith, O'brien, RIZZO
-_LOWER_NAME = r"[a-z][a-z]+(?:['’-][a-z]+)*"
+_SURNAME = (r"(?:(?:Mc|Mac|De|Di|Da|Le|La|St\.? ?|Van |Von |Van der )?[A-Z](?=[A-Z]*+[a-z])[A-Za-z]*+|"
+            r"[A-Z]['’][A-Za-z]{2,}+|(?:[A-Z]['’])?[A-Z]{2,}+)(?:['’-][A-Za-z]++){0,2}")  # Smith, O'brien, RIZZO
+_LOWER_NAME = r"[a-z][a-z]++(?:['’-][a-z]++){0,2}"
 _NAME_CONTEXT_WORDS = (r"patient|pt|patient[ _]name|name|full[ _]name|first[ _]name|last[ _]name|"
                        r"surname|given[ _]name|family[ _]name|fname|lname|contact|emergency[ _]contact|"
                        r"next[ _]of[ _]kin|nok|son|daughter|dtr|wife|husband|spouse|partner|sister|brother|"
@@ -640,20 +640,29 @@ def find_phi(text: str, categories=LIKELY_PHI, safe=()) -> list[tuple[int, int, 
         if value and value in text:
             text = text.replace(value, "\0" * len(value))
     found: list[tuple[int, int, str, str]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # characters already in a finding
 
     def add(a, b, cat, label):
-        # a match that overlaps an earlier finding keeps its longest part outside the findings
-        # (two identifiers printed side by side), when that part is 4+ letters or digits long
-        whole = (a, b)
-        for x, y in sorted(taken):
-            if a < y and x < b:
-                a, b = max(((a, min(b, x)), (max(a, y), b)), key=lambda ab: ab[1] - ab[0])
-        if (a, b) != whole and sum(c.isalnum() for c in text[a:b]) < 4:
+        if a >= b or cat not in categories:
             return
-        if a < b and cat in categories and not any(a < y and x < b for x, y in taken):
-            taken.append((a, b))
-            found.append((a, b, cat, label))
+        if any(taken[a:b]):
+            # a match that overlaps an earlier finding keeps its longest part outside the
+            # findings (two identifiers printed side by side), when that is 4+ letters or digits
+            runs, start = [], None
+            for i in range(a, b + 1):
+                free = i < b and not taken[i]
+                if free and start is None:
+                    start = i
+                elif not free and start is not None:
+                    runs.append((start, i))
+                    start = None
+            if not runs:
+                return
+            a, b = max(runs, key=lambda r: r[1] - r[0])
+            if sum(c.isalnum() for c in text[a:b]) < 4:
+                return
+        taken[a:b] = b"\x01" * (b - a)
+        found.append((a, b, cat, label))
 
     for cat, label, rx in PATTERNS:
         for m in rx.finditer(text):

@@ -214,6 +214,18 @@ def test_only_the_deidentification_example_cell_carries_the_exemption_tag():
     assert [s for s, _ in tagged] == ["deidentification"]
 
 
+def test_the_scan_takes_linear_time_on_long_runs_of_one_pattern():
+    import time
+
+    privacy.common_words()
+    t0 = time.perf_counter()
+    for text in ("Ab-" * 20000, "Aa" * 20000, "1-" * 20000, "a." * 20000, "MRN: " + "1-" * 20000,
+                 "Abc " * 20000, "a@" * 20000):
+        find_phi(text)
+    # before the runs were made possessive, "Ab-" * 20000 alone took over two minutes
+    assert time.perf_counter() - t0 < 30
+
+
 def test_find_phi_offsets():
     text = "call 617-555-0142 now"
     [(a, b, cat, _)] = find_phi(text)
