@@ -235,7 +235,9 @@ _STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Cou
            r"Place|Pl|Parkway|Pkwy|Highway|Hwy|Way|Circle|Cir|Square|Sq|Trail|Trl|Pike|Turnpike|Row|"
            r"Alley|Crescent|Close|Plaza|Expressway|Route|Rte)")
 _STREET_ALL = rf"(?:{_STREET}|{_STREET.upper()})"
-_CAPWORD = r"(?:[A-Z][a-z]++|[A-Z]{2,}+)(?:['’.-][A-Za-z]++){0,3}"  # Towson, TOWSON, Mary's, Kessler-Adventist
+# Towson, TOWSON, Mary's, Kessler-Adventist. Runs are possessive (++, *+) and the repeats bounded,
+# so that a long run of letters is scanned in linear time
+_CAPWORD = r"(?:[A-Z][a-z]++|[A-Z]{2,}+)(?:['’.-][A-Za-z]++){0,3}"
 _PLACE = rf"(?:{_CAPWORD}\.?(?: {_CAPWORD}\.?){{0,3}})"  # a place of up to four capitalised words
 
 # an identifying number: letters, digits and - / . inside, at least one digit, 4+ characters
@@ -353,8 +355,9 @@ PATTERNS += [(cat, label, rx) for cat, label, rx in _ID_CONTEXT]
 
 # --- names
 _TITLES = r"(?:Dr|DR|Drs|DRS|Mr|MR|Mrs|MRS|Ms|MS|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Sr|Nurse|NURSE)"
+# Smith, McLaughlin, O'brien, RIZZO, Smith-Jones
 _SURNAME = (r"(?:(?:Mc|Mac|De|Di|Da|Le|La|St\.? ?|Van |Von |Van der )?[A-Z](?=[A-Z]*+[a-z])[A-Za-z]*+|"
-            r"[A-Z]['’][A-Za-z]{2,}+|(?:[A-Z]['’])?[A-Z]{2,}+)(?:['’-][A-Za-z]++){0,2}")  # Smith, O'brien, RIZZO
+            r"[A-Z]['’][A-Za-z]{2,}+|(?:[A-Z]['’])?[A-Z]{2,}+)(?:['’-][A-Za-z]++){0,2}")
 _LOWER_NAME = r"[a-z][a-z]++(?:['’-][a-z]++){0,2}"
 _NAME_CONTEXT_WORDS = (r"patient|pt|patient[ _]name|name|full[ _]name|first[ _]name|last[ _]name|"
                        r"surname|given[ _]name|family[ _]name|fname|lname|contact|emergency[ _]contact|"
