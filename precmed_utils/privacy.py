@@ -689,9 +689,10 @@ def _is_range(s: str) -> bool:
 
 
 def _place_ok(surface: str) -> bool:
-    words = [w for w in _WORD_RE.findall(surface)]
-    return bool(words) and not (len(words) <= 2 and all(w.lower() in ("in", "at", "near") or _is_common(w) and
-                                                         w.isupper() for w in words))
+    """A place unless it is one or two ordinary words in capitals before a state's abbreviation
+    ("ER, PR": oestrogen and progesterone receptors, not a town in Puerto Rico)."""
+    words = _WORD_RE.findall(surface)
+    return bool(words) and not (len(words) <= 2 and all(w.isupper() and _is_common(w) for w in words))
 
 
 @dataclass(frozen=True)
