@@ -306,7 +306,7 @@ PATTERNS: list[tuple[str, str, re.Pattern]] = [
     ("phone", "Phone", re.compile(r"(?<![A-Za-z0-9])(?:tel(?:ephone)?|phone|ph|fax|facsimile|cell(?:phone)?|"
                                   r"mobile|pager|beeper|call|contact|home|work)\.?(?:[ _](?:no|number|#))?"
                                   + _SEP +
-                                  r"(?P<v>\+?[\d(][\d ()./-]{5,}\d)", _I)),
+                                  r"(?P<v>\+?\(?\d(?:[\d()./-]| (?=[\d(]))*+)", _I)),  # single spaces
     ("phone", "Phone7", re.compile(r"(?<![\w.-])[2-9]\d{2}-\d{4}(?![\w-]|\.\d)")),
     # geography
     ("address", "Street", re.compile(
@@ -529,8 +529,10 @@ _COMMON: frozenset | None = None
 def common_words() -> frozenset:
     """Words (lower case) that are ordinary text rather than names: the words of the shipped
     PhysioNet deid notes seen outside PHI more often than inside it (the corpus's PHI surfaces
-    are surrogates), plus a few of the book's own. Given names of ``FIRST_NAMES`` are never common
-    here. Empty when the corpus is missing."""
+    are surrogates), and the book's own words (the study registry paper_values.yml, the
+    notebooks' cells, the pages under book/ but rerun.md: "Nottingham Prognostic Index" is not a
+    name).
+    Given names of ``FIRST_NAMES`` are never common here."""
     global _COMMON
     if _COMMON is None:
         from .studies import project_root  # not .data: it loads torch
@@ -548,6 +550,18 @@ def common_words() -> frozenset:
             words = {}
         common = {w for w, n in words.items() if n - inside.get(w, 0) > inside.get(w, 0)}
         common |= set(_BOOK_WORDS.split())
+        root = project_root()
+        # not book/rerun.md: its Privacy section is full of example names
+        pages = [p for p in sorted((root / "book").glob("*.md")) if p.name != "rerun.md"]
+        book = [root / "precmed_utils" / "paper_values.yml", *pages]
+        for path in book + sorted((root / "notebooks").glob("*.ipynb")):
+            try:
+                text = path.read_text(encoding="utf-8")
+                if path.suffix == ".ipynb":  # the cells' text, not the JSON around it
+                    text = "\n".join("".join(c.get("source", [])) for c in json.loads(text).get("cells", []))
+            except (OSError, ValueError):
+                continue
+            common.update(w.lower() for w in _WORD_RE.findall(text))
         _COMMON = frozenset(common - (FIRST_NAMES - _WORD_FIRST_NAMES))
     return _COMMON
 
@@ -677,6 +691,8 @@ def find_phi(text: str, categories=LIKELY_PHI, safe=()) -> list[tuple[int, int, 
                 continue
             if label == "Phone7" and _is_range(surface):
                 continue
+            if label == "Phone" and sum(map(str.isdigit, surface)) < 7:  # "phone  1  0  3" (a table)
+                continue
             add(a, b, cat, label)
     _names(text, add)
     return sorted(found)
@@ -720,7 +736,8 @@ def shape(text: str) -> str:
 def known_safe(study: str | None, manifest: dict | None = None, metrics: dict | None = None) -> list[str]:
     """Text a chapter prints that is known to be safe, by where it comes from rather than by its
     shape: the run's own timestamps (``started`` of the manifest, ``finished`` of metrics.json),
-    the headers ``rule (set DATE)`` of the study's claims (the date each rule was set), the
+    the claims table's headers ``rule (set DATE)`` and ``under the DATE rule`` (the date each
+    of the study's rules was set), the
     citations of the datasets the run recorded in its manifest and the study's paper. Only these
     exact strings are exempt; the same date or name anywhere else is still found."""
     manifest = manifest or {}
@@ -734,7 +751,8 @@ def known_safe(study: str | None, manifest: dict | None = None, metrics: dict | 
             info = study_info(study)
         except Exception:  # an unknown study: the run's own records only
             info = {}
-        out += [f"rule (set {c['set']})" for c in info.get("claims", []) if c.get("set")]
+        for d in sorted({str(c["set"]) for c in info.get("claims", []) if c.get("set")}):
+            out += [f"rule (set {d})", f"under the {d} rule"]  # the claims table's headers
         out += [info[k] for k in ("paper", "title") if isinstance(info.get(k), str)]
     return sorted(set(out), key=len, reverse=True)
 
