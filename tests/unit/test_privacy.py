@@ -186,6 +186,7 @@ def test_known_safe_text_is_exempt_only_where_the_run_says_so(tmp_path):
     safe = privacy.known_safe("cancer_subtyping", manifest)
     assert "2026-11-29T04:51:06+00:00" in safe and "rule (set 2026-11-28)" in safe
     assert citation in safe  # a dataset's citation, as the run recorded it
+    assert find_phi("under the 2026-11-28 rule  reproduced", safe=safe) == []
     text = "started (UTC) 2026-11-29T04:51:06+00:00 | rule (set 2026-11-28) | admitted 2026-11-28"
     found = find_phi(text, safe=safe)
     assert [text[a:b] for a, b, _, _ in found] == ["2026-11-28"]  # the same date elsewhere is found
@@ -193,6 +194,19 @@ def test_known_safe_text_is_exempt_only_where_the_run_says_so(tmp_path):
     # a notebook without a manifest beside it has no exemption
     path = executed_notebook(tmp_path / "nb.ipynb", [[table_output(MANIFEST_LIKE)]])
     assert {f.category for f in scan_notebook(path)} == {"date"}
+
+
+@pytest.mark.parametrize("line", [
+    "Phone  1            0                     3",  # counts of PHI types: a word, then numbers
+    "12  anchor (same data)  Nottingham Prognostic Index, AUC for distant m...",  # the book's words
+    "clinical variables   age, diameter, grade, ER, PR, angioinvasion",  # not a town, PR
+    "Dr.VAE  0.650  DrVAE  -0.073",
+    "HYDROXYCUT HARDCORE CAPSULES (NO PREF. NAME)       1    0.0",
+    "paired lines  Bayes AUROC (baseline)",
+    "see https://scikit-learn.org/stable/modules/linear_model.html#logistic-regression",
+])
+def test_lines_like_the_chapters_are_not_flagged(line):
+    assert find_phi(line) == []
 
 
 def test_a_tagged_made_up_example_is_listed_not_judged(tmp_path):
