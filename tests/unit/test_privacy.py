@@ -122,6 +122,28 @@ def test_a_planted_leak_is_found_where_it_is_without_echoing_it(tmp_path):
 
 
 @pytest.mark.parametrize("leak, category", [
+    # what the gate missed before (issue 21), one per line
+    ("Harriet Quellmore  67  F", "name"),  # a name without a title
+    ("seen by Dr. O'Quellmore", "name"),  # a title, an apostrophe in the surname
+    ("age at admission: 93", "age"),
+    ("Towson, MD 21204", "address"),
+    ("March 14, 2019", "date"),
+    ("2019-03-14", "date"),
+    ("14 March 2019", "date"),
+    ("https://portal.example-health.org/patients/4471923", "url"),
+    ("10.24.3.117", "ip"),
+    ("member ID: XJH123456789", "id"),
+    ("pacemaker serial SN4471923", "device"),
+    ("licence plate 7ABC123", "vehicle"),
+    ("1EG4-TE5-MK72", "id"),  # a Medicare beneficiary identifier, by its shape
+    ("{'account_no': '0417127051'}", "id"),
+    ("- **zip**: 21204", "address"),
+    ("Baltimore County", "address"),
+    ("1HGCM82633A004352", "vehicle"),  # a VIN
+    ("fax: (410) 555-0187", "phone"),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ip"),
+    ("QUELLMORE, Harriet", "name"),
+    # what it caught before
     ("seen by Dr. Quellmore on rounds", "name"),
     ("daughter Mirabel called", "name"),
     ("contact: hq@example.org", "email"),
@@ -150,7 +172,41 @@ def test_aggregates_and_the_books_own_text_are_clean(tmp_path):
         [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
                                                       "text/plain": "<Figure>"})],
     ])
+    # the run's timestamp and the claims' set date are exempt because the run's own manifest and
+    # the study's claims say where they come from
+    (tmp_path / "manifest.json").write_text(json.dumps({"study": "cancer_subtyping",
+                                                        "started": "2026-11-29T04:51:06+00:00"}))
     assert scan_notebook(path) == []
+
+
+def test_known_safe_text_is_exempt_only_where_the_run_says_so(tmp_path):
+    citation = "Gordon GJ et al. Cancer Res 62:4963-4967, 2002"
+    manifest = {"started": "2026-11-29T04:51:06+00:00",
+                "data": [{"name": "gordon_lung", "citation": citation}]}
+    safe = privacy.known_safe("cancer_subtyping", manifest)
+    assert "2026-11-29T04:51:06+00:00" in safe and "rule (set 2026-11-28)" in safe
+    assert citation in safe  # a dataset's citation, as the run recorded it
+    assert find_phi("under the 2026-11-28 rule  reproduced", safe=safe) == []
+    text = "started (UTC) 2026-11-29T04:51:06+00:00 | rule (set 2026-11-28) | admitted 2026-11-28"
+    found = find_phi(text, safe=safe)
+    assert [text[a:b] for a, b, _, _ in found] == ["2026-11-28"]  # the same date elsewhere is found
+    assert len(find_phi(text)) == 3  # without the run's records every date is found
+    # a notebook without a manifest beside it has no exemption
+    path = executed_notebook(tmp_path / "nb.ipynb", [[table_output(MANIFEST_LIKE)]])
+    assert {f.category for f in scan_notebook(path)} == {"date"}
+
+
+@pytest.mark.parametrize("line", [
+    "Phone  1            0                     3",  # counts of PHI types: a word, then numbers
+    "12  anchor (same data)  Nottingham Prognostic Index, AUC for distant m...",  # the book's words
+    "clinical variables   age, diameter, grade, ER, PR, angioinvasion",  # not a town, PR
+    "Dr.VAE  0.650  DrVAE  -0.073",
+    "HYDROXYCUT HARDCORE CAPSULES (NO PREF. NAME)       1    0.0",
+    "paired lines  Bayes AUROC (baseline)",
+    "see https://scikit-learn.org/stable/modules/linear_model.html#logistic-regression",
+])
+def test_lines_like_the_chapters_are_not_flagged(line):
+    assert find_phi(line) == []
 
 
 def test_a_tagged_made_up_example_is_listed_not_judged(tmp_path):
@@ -170,6 +226,18 @@ def test_only_the_deidentification_example_cell_carries_the_exemption_tag():
                 # made up in the cell itself; the loaded notes (docs) are never printed by it
                 assert "EXAMPLE" in src and "docs" not in src
     assert [s for s, _ in tagged] == ["deidentification"]
+
+
+def test_the_scan_takes_linear_time_on_long_runs_of_one_pattern():
+    import time
+
+    privacy.common_words()
+    t0 = time.perf_counter()
+    for text in ("Ab-" * 20000, "Aa" * 20000, "1-" * 20000, "a." * 20000, "MRN: " + "1-" * 20000,
+                 "Abc " * 20000, "a@" * 20000):
+        find_phi(text)
+    # before the runs were made possessive, "Ab-" * 20000 alone took over two minutes
+    assert time.perf_counter() - t0 < 30
 
 
 def test_find_phi_offsets():
@@ -244,3 +312,37 @@ def test_precmed_book_exits_1_and_says_why_when_a_chapter_is_refused(monkeypatch
     res = precmed("book", "--profile", "smoke")
     assert res.returncode == 1
     assert "1 study failed: cancer_subtyping" in res.stderr and "cell(s) 7" in res.stderr
+
+
+# --- the benchmark's fixed samples (benchmarks/privacy_gate.py) ---------------------------------
+
+BENCH = ROOT / "benchmarks"
+# Recall floor per Safe Harbor category on the fixed held-out sample. Names stay below 0.99: a
+# given name outside the gate's dictionary written in capitals (URSLA MORETTI) or before a
+# surname in capitals is not seen (book/rerun.md, Privacy, says so); the floor holds what is
+# measured rather than the goal.
+RECALL_FLOOR = {"names": 0.97}
+
+
+def test_recall_per_category_on_the_fixed_sample_of_the_benchmark():
+    lines = [json.loads(x) for x in (BENCH / "privacy_planted_sample.jsonl").read_text().splitlines()]
+    hits: dict[str, list[bool]] = {}
+    for rec in lines:
+        spans = [(a, b) for a, b, _, _ in find_phi(rec["line"])]
+        for a, b, cat, _ in rec["plants"]:
+            hits.setdefault(cat, []).append(any(x < b and a < y for x, y in spans))
+    assert len(hits) == 17 and sum(map(len, hits.values())) > 2500
+    recall = {cat: sum(h) / len(h) for cat, h in hits.items()}
+    low = {cat: r for cat, r in recall.items() if r < RECALL_FLOOR.get(cat, 0.99)}
+    assert not low, f"recall below its floor: {low}"
+    # and no line of the sample without an identifier is flagged
+    assert not [r["line"] for r in lines if not r["plants"] and find_phi(r["line"])]
+
+
+def test_no_line_of_the_chapters_real_outputs_is_flagged():
+    recs = [json.loads(x) for x in (BENCH / "privacy_clean_lines.jsonl").read_text().splitlines()]
+    assert len({r["study"] for r in recs}) == 11 and len(recs) > 3000
+    flagged = [(r["study"], r["line"]) for r in recs if find_phi(r["line"], safe=r["safe"])]
+    assert flagged == []
+    # the exemption is doing work: without the runs' records their timestamps would be found
+    assert any(find_phi(r["line"]) for r in recs if r["safe"])
