@@ -870,17 +870,6 @@ def probe_r2(Z_train, F_train, Z_test, F_test,
     return np.asarray(r2_score(Fte, pred, multioutput="raw_values"), float)
 
 
-def paired_difference(a, b) -> dict:
-    """Paired comparison of two models over the same splits: the mean and SD of ``a - b``, how
-    many splits ``a`` won (strictly), and n. NaN pairs are left out."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    d = d[np.isfinite(d)]
-    if not len(d):
-        return {"mean": float("nan"), "sd": float("nan"), "wins": 0, "n": 0}
-    return {"mean": float(d.mean()), "sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-            "wins": int((d > 0).sum()), "n": int(len(d))}
-
-
 # ---------------------------------------------------------------------------------------------
 # Registry
 

@@ -224,11 +224,3 @@ def test_probe_r2_recovers_a_linear_factor_and_not_noise():
     assert r2.shape == (2,)
     assert r2[0] > 0.95
     assert r2[1] < 0.1
-
-
-def test_paired_difference_counts_wins_and_skips_missing_pairs():
-    d = ehr.paired_difference([0.7, 0.6, np.nan, 0.8], [0.6, 0.65, 0.5, 0.7])
-    assert d["n"] == 3 and d["wins"] == 2
-    assert d["mean"] == pytest.approx((0.1 - 0.05 + 0.1) / 3)
-    assert d["sd"] > 0
-    assert ehr.paired_difference([np.nan], [0.5])["n"] == 0
