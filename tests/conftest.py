@@ -40,6 +40,16 @@ def precmed(*args, cwd=None, subprocess_run=False):
     return subprocess.CompletedProcess(["precmed", *args], code, out.getvalue(), err.getvalue())
 
 
+def output_text(notebook: Path) -> str:
+    """Everything an executed notebook shows a reader (the text of every output), without
+    papermill's metadata, whose timestamps can contain any digits."""
+    from precmed_utils.privacy import output_texts
+
+    nb = json.loads(Path(notebook).read_text())
+    return "\n".join(text for cell in nb["cells"] for out in cell.get("outputs", [])
+                     for _kind, text in output_texts(out))
+
+
 def write_matrix(path: Path, n_per_class=(12, 10, 8), n_genes=30, seed=1, raw=False) -> Path:
     """A small labelled expression matrix with planted class differences (3 classes by default)."""
     rng = np.random.default_rng(seed)
