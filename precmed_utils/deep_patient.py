@@ -221,6 +221,27 @@ def factor_outcomes(theta: np.ndarray, strength: float = 10.0, prevalence: float
     return rng.random(th.shape) < prob, prob
 
 
+def phenotype_shares(counts: sparse.spmatrix, code_group: np.ndarray, group_phenotype, phenotypes) -> np.ndarray:
+    """The positive control's reference representation: for each patient and planted phenotype,
+    the share of the patient's code occurrences (``counts``: patients x vocabulary codes, in
+    vocabulary order) that belong to the phenotype's code groups. It needs the simulator's own map
+    from codes to phenotypes (``code_group``: group index per code, -1 for background codes;
+    ``group_phenotype``: phenotype of each group), which no learned representation is given: it is
+    the summary of the codes that the planted factors are the expectation of, so it shows how much
+    room a representation of these codes has. Patients without codes get 0."""
+    counts = sparse.csr_matrix(counts, dtype=np.float64)
+    code_group = np.asarray(code_group)
+    if counts.shape[1] != len(code_group):
+        raise ValueError(f"counts has {counts.shape[1]} code columns, code_group {len(code_group)} codes")
+    group_phenotype = np.asarray(group_phenotype)
+    total = np.asarray(counts.sum(1)).ravel()
+    out = np.zeros((counts.shape[0], len(phenotypes)))
+    for k, name in enumerate(phenotypes):
+        cols = np.flatnonzero(np.isin(code_group, np.flatnonzero(group_phenotype == name)))
+        out[:, k] = np.asarray(counts[:, cols].sum(1)).ravel()
+    return out / np.maximum(total, 1.0)[:, None]
+
+
 def factor_recovery(F_train, theta_train: np.ndarray, F_test, theta_test: np.ndarray,
                     alphas=(0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)) -> dict[str, float]:
     """How well a linear map of a representation recovers the planted factors on held-out

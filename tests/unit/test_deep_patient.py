@@ -166,3 +166,19 @@ def test_scale_features_presence_and_minmax():
     np.testing.assert_allclose(mm[:, :2], [[0, 1], [1, 0], [0.5, 1 / 3]])
     with pytest.raises(ValueError):
         dp.scale_features(x, [0, 1], "log")
+
+
+def test_phenotype_shares_by_hand_and_on_the_simulator():
+    # codes 0, 1 -> group 0 (phenotype "a"); code 2 -> group 1 ("b"); code 3 background
+    counts = sparse.csr_matrix(np.array([[2, 1, 1, 0], [0, 0, 0, 0], [0, 0, 3, 1]]))
+    s = dp.phenotype_shares(counts, np.array([0, 0, 1, -1]), ["a", "b"], ["a", "b"])
+    np.testing.assert_allclose(s, [[0.75, 0.25], [0, 0], [0, 0.75]])
+    with pytest.raises(ValueError, match="code columns"):
+        dp.phenotype_shares(counts[:, :3], np.array([0, 0, 1, -1]), ["a", "b"], ["a", "b"])
+    ehr = simulate_cohort(n_patients=1500, seed=3)
+    t = ehr.truth
+    ids = np.arange(len(ehr.patients))
+    x, _ = dp.feature_matrix(ehr, ids, ehr.split_day)
+    shares = dp.phenotype_shares(x[:, :-2], t.code_group, t.groups["phenotype"], t.phenotypes[:-1])
+    corr = [np.corrcoef(shares[:, k], t.theta[:, k])[0, 1] for k in range(shares.shape[1])]
+    assert min(corr) > 0.6  # the observed share tracks the planted factor
