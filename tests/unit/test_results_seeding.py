@@ -58,7 +58,7 @@ def test_paper_table_verdicts_and_save(tmp_path):
         run.verdicts({"C1": (True, "")})
     v = run.verdicts({"C1": (True, "a"), "C2": ("partly", "b"), "C3": (None, "c")})
     assert list(v["verdict"]) == ["reproduced", "partly reproduced", "not comparable"]
-    path = run.save({"gordon_lung/CERP/accuracy": {"mean": 0.97, "sd": 0.01, "n": 2}})
+    path = run.save({"gordon_lung/CERP/balanced_accuracy": {"mean": 0.97, "sd": 0.01, "n": 2}})
     doc = json.loads(path.read_text())
     assert doc["headline"]["ours"]["mean"] == 0.97 and len(doc["claims"]) == 3
 
