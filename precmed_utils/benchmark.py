@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,49 @@ sec = time.perf_counter() - t
 print(json.dumps({"rc": rc.returncode, "seconds": sec, "stderr": rc.stderr[-2000:],
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
+
+
+class ResourceMeter:
+    """CPU time and peak memory of the work this process starts in child processes (a notebook's
+    kernel and the workers it starts), for ``with ResourceMeter() as m: ...``.
+
+    ``cpu_seconds``: user + system time of the children waited for during the block (the kernel
+    is waited for when papermill shuts it down, and counts the workers it waited for).
+    ``peak_rss_mib``: the largest sum of resident memory over all live descendants, sampled every
+    ``interval`` seconds (0 when nothing ran long enough to be sampled)."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.cpu_seconds = 0.0
+        self.peak_rss_mib = 0.0
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            total = 0
+            for p in me.children(recursive=True):
+                try:
+                    total += p.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+            self.peak_rss_mib = max(self.peak_rss_mib, total / 2**20)
+
+    def __enter__(self) -> ResourceMeter:
+        import threading
+
+        self._ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu_seconds = (ru.ru_utime - self._ru.ru_utime) + (ru.ru_stime - self._ru.ru_stime)
 
 
 def machine() -> dict:

@@ -221,7 +221,8 @@ def factor_outcomes(theta: np.ndarray, strength: float = 10.0, prevalence: float
     return rng.random(th.shape) < prob, prob
 
 
-def phenotype_shares(counts: sparse.spmatrix, code_group: np.ndarray, group_phenotype, phenotypes) -> np.ndarray:
+def phenotype_shares(counts: sparse.spmatrix, code_group: np.ndarray, group_phenotype,
+                     phenotypes) -> np.ndarray:
     """The positive control's reference representation: for each patient and planted phenotype,
     the share of the patient's code occurrences (``counts``: patients x vocabulary codes, in
     vocabulary order) that belong to the phenotype's code groups. It needs the simulator's own map

@@ -103,18 +103,21 @@ def run_study(study: str, profile: str = "default", overrides: dict | None = Non
     params["output_dir"] = "."
     t0 = time.perf_counter()
     error = None
-    try:
-        pm.execute_notebook(
-            str(notebook_path(study)), str(scratch / "notebook.ipynb"),
-            parameters=params, kernel_name="python3", cwd=str(scratch),
-            progress_bar=progress, log_output=False, report_mode=False,
-        )
-    except pm.PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}".strip()
-    except Exception as exc:  # kernel died, notebook unreadable...
-        error = f"{type(exc).__name__}: {exc}"
+    with benchmark.ResourceMeter() as meter:
+        try:
+            pm.execute_notebook(
+                str(notebook_path(study)), str(scratch / "notebook.ipynb"),
+                parameters=params, kernel_name="python3", cwd=str(scratch),
+                progress_bar=progress, log_output=False, report_mode=False,
+            )
+        except pm.PapermillExecutionError as exc:
+            error = f"{exc.ename}: {exc.evalue}".strip()
+        except Exception as exc:  # kernel died, notebook unreadable...
+            error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - t0
     info = {"study": study, "profile": profile, "parameters": params, "seconds": round(seconds, 2),
+            "cpu_seconds": round(meter.cpu_seconds, 1), "peak_rss_mib": round(meter.peak_rss_mib),
+            "machine": benchmark.machine(),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "error": error}
     (scratch / "run.json").write_text(json.dumps(info, indent=2))
     if error is None and not (scratch / "metrics.json").exists():
@@ -386,6 +389,91 @@ def show_parameters_once(nb: dict, study: str, run_dir: Path) -> dict:
     return nb
 
 
+def run_record(r: RunResult) -> dict:
+    """The run.json of a run (wall and CPU time, peak memory, machine), {} when there is none."""
+    path = Path(r.path) / "run.json" if r.path else None
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def build_times_markdown(results: dict[str, RunResult], build_seconds: float | None = None) -> str:
+    """This build's own cost, per study and in all, from each run's run.json: the performance
+    page shows it above the benchmark figures, so no time on the page is one this build did not
+    measure or does not name the machine of."""
+    rows, machines = [], set()
+    for sid, r in results.items():
+        rec = run_record(r)
+        if rec.get("machine"):
+            machines.add(rec["machine"].get("id", ""))
+        cpu, mem = rec.get("cpu_seconds"), rec.get("peak_rss_mib")
+        rows.append(f"| {study_info(sid)['title']} | {r.profile} | {'ok' if r.ok else 'failed'} | "
+                    f"{r.seconds / 60:.1f} | {'—' if cpu is None else f'{cpu / 60:.1f}'} | "
+                    f"{'—' if mem is None else f'{mem:,}'} |")
+    lines = ["## This build", "",
+             "Measured while this book was built (each run's `run.json`): wall time, CPU time of the "
+             "notebook's kernel and the workers it waited for, and the largest resident memory of the "
+             "kernel and its workers together, sampled every half second.", ""]
+    if machines:
+        lines += ["Machine: " + "; ".join(sorted(machines)) + ".", ""]
+    lines += ["| study | profile | run | wall (min) | CPU (min) | peak memory (MiB) |",
+              "|---|---|---|---|---|---|", *rows, ""]
+    total = sum(r.seconds for r in results.values())
+    lines.append(f"Sum of the studies' wall times: {total / 60:.1f} min"
+                 + (f"; the runs of the whole build, in parallel: {build_seconds / 60:.1f} min"
+                    if build_seconds is not None else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+FINDINGS_PLACEHOLDER = "<!-- precmed: findings -->"
+# claims that pit a learned representation against the raw features it was learned from
+REPRESENTATION_CLAIMS = {"relation_extraction": "C1", "heart_failure": "C1", "suicide_risk": "C1",
+                         "deep_patient": "C1"}
+
+
+def findings_markdown(results: dict[str, RunResult]) -> str:
+    """The introduction's summary of what this build found, from its runs: the tally of
+    verdicts, how learned representations fared against raw features on real and on simulated
+    data, the positive controls and the convergence of the trained models."""
+    tally = verdict_tally(results)
+    n = sum(tally.values())
+    if not n:
+        return "No study ran successfully in this build: there are no findings to summarise.\n"
+    pv = paper_values()["studies"]
+    lines = [f"This build tested {n} claims of the {sum(r.ok for r in results.values())} studies that ran: "
+             + ", ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER) + " (see the {doc}`scoreboard`).", ""]
+    reps, controls, unconverged = [], [], []
+    for sid, r in results.items():
+        if not r.ok:
+            continue
+        m = json.loads((Path(r.path) / "metrics.json").read_text())
+        title = pv[sid]["title"]
+        cid = REPRESENTATION_CLAIMS.get(sid)
+        c = next((c for c in m.get("claims", []) if c["id"] == cid), None)
+        if c is not None:
+            real = pv[sid].get("data_kind") != "simulated"
+            reps.append(f"{title} ({'real' if real else 'simulated'} data): **{c['verdict']}**")
+        basis = m.get("basis") or {}
+        if basis.get("positive_control") is not None:
+            controls.append(f"{title}: {'passed' if basis['positive_control'].get('passed') else 'failed'}")
+        if (basis.get("convergence") or {}).get("all_converged") is False:
+            unconverged.append(title)
+    if reps:
+        lines += ["**Learned representations against raw features.** Four studies claim that a "
+                  "representation learned without labels beats the raw features it was learned from: "
+                  + "; ".join(reps) + ".", ""]
+    if controls:
+        lines += ["**Positive controls** (a setting of the simulator built for the method; a failure "
+                  "points at our implementation or at how little room the setting leaves, not at the paper): "
+                  + "; ".join(controls) + ".", ""]
+    training = ("Every trained model's dev curve had flattened before training stopped." if not unconverged
+                else "A model did not converge in: " + ", ".join(unconverged)
+                + " (their verdicts are marked on the scoreboard).")
+    lines += ["**Training.** " + training, ""]
+    return "\n".join(lines)
+
+
 def failure_page(study: str, r: RunResult) -> str:
     return (f"# {study_info(study)['title']}\n\n```{{warning}}\nThis study failed to run "
             f"(profile `{r.profile}`), so its chapter is missing from this build.\n```\n\n"
@@ -393,7 +481,8 @@ def failure_page(study: str, r: RunResult) -> str:
             "to see the full traceback in the failed notebook.\n")
 
 
-def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path:
+def stage_book(results: dict[str, RunResult], profile: str, stage: Path,
+               build_seconds: float | None = None) -> Path:
     """Copy the book's sources and the executed notebooks into ``stage``."""
     root = project_root()
     shutil.rmtree(stage, ignore_errors=True)
@@ -413,8 +502,13 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
         if r.ok:
             nb = json.loads((Path(r.path) / "notebook.ipynb").read_text())
             # the run-time tiers, measured by `precmed benchmark`, under the chapter's introduction
+            downloads = stage / "book" / "downloads"
+            downloads.mkdir(exist_ok=True)
+            shutil.copy2(notebook_path(sid), downloads / f"{sid}.ipynb")  # the source, without outputs
             tiers = {"cell_type": "markdown", "metadata": {"tags": ["precmed-tiers"]},
-                     "source": benchmark.tiers_markdown(sid, perf)}
+                     "source": benchmark.tiers_markdown(sid, perf) + "\n\n"
+                     f"{{download}}`Download this chapter's notebook <../downloads/{sid}.ipynb>` (the source "
+                     "notebook, without outputs; run it with `precmed run " + sid + "` or in Jupyter)."}
             nb["cells"].insert(1, tiers)
             show_parameters_once(nb, sid, Path(r.path))
             if launch is not None:  # links that open the chapter's source notebook
@@ -423,11 +517,17 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path) -> Path
         else:
             page = privacy.refusal_page(sid, r) if privacy.is_refusal(r) else failure_page(sid, r)
             (studies_dir / f"{sid}.md").write_text(page)
+    intro = stage / "book" / "intro.md"
+    if FINDINGS_PLACEHOLDER in intro.read_text():
+        intro.write_text(intro.read_text().replace(FINDINGS_PLACEHOLDER, findings_markdown(results)))
     figure = claims_figure(results, stage / "book" / "scoreboard_claims.png")
     (stage / "book" / "scoreboard.md").write_text(
         scoreboard_markdown(results, profile, figure.name if figure else None))
     (stage / "book" / "claims.md").write_text(claims_page())
-    (stage / "book" / "performance.md").write_text(benchmark.performance_markdown(perf))
+    page = benchmark.performance_markdown(perf)
+    head, _, rest = page.partition("\n\n")  # this build's own figures under the title
+    this_build = build_times_markdown(results, build_seconds)
+    (stage / "book" / "performance.md").write_text(f"{head}\n\n{this_build}\n## Benchmarks\n\n{rest}")
     # the instructor appendix, the teaching page's run-time tiers and the launch links
     teaching.stage_teaching(stage, perf, launch)
     return stage
@@ -451,8 +551,22 @@ def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = N
     """Run every study, then build the book. Returns the results and the HTML index path."""
     out = Path(out_dir) if out_dir else project_root() / "_build"
     teaching.repository_url()  # a malformed PRECMED_REPOSITORY_URL stops the build before the runs
+    t0 = time.perf_counter()
     results = run_all(profile, jobs, runs_dir, log=log)
-    stage = stage_book(results, profile, out / "src")
+    run_seconds = time.perf_counter() - t0
+    for r in results.values():
+        rec = run_record(r)
+        log(f"  {r.study:<26} wall {r.seconds / 60:5.1f} min  CPU {rec.get('cpu_seconds', 0) / 60:5.1f} min  "
+            f"peak {rec.get('peak_rss_mib', 0):,} MiB")
+    log(f"the runs took {run_seconds / 60:.1f} min of wall time")
+    stage = stage_book(results, profile, out / "src", build_seconds=run_seconds)
     build_html(stage, out / "html", log=log)
-    (out / "book-runs.json").write_text(json.dumps({s: asdict(r) for s, r in results.items()}, indent=2))
+    total = time.perf_counter() - t0
+    log(f"the book took {total / 60:.1f} min in all (runs {run_seconds / 60:.1f} min, rendering "
+        f"{(total - run_seconds) / 60:.1f} min)")
+    (out / "book-runs.json").write_text(json.dumps(
+        {"studies": {s: {**asdict(r), **{k: run_record(r).get(k) for k in ("cpu_seconds", "peak_rss_mib")}}
+                     for s, r in results.items()},
+         "runs_seconds": round(run_seconds, 1), "total_seconds": round(total, 1),
+         "machine": benchmark.machine()}, indent=2))
     return results, out / "html" / "index.html"

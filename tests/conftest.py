@@ -87,8 +87,10 @@ def smoke_book(tmp_path_factory):
 
     reuse = os.environ.get("PRECMED_TEST_BOOK")
     if reuse:
-        runs = json.loads((Path(reuse) / "book-runs.json").read_text())
-        return {s: RunResult(**r) for s, r in runs.items()}, Path(reuse) / "html" / "index.html"
+        runs = json.loads((Path(reuse) / "book-runs.json").read_text())["studies"]
+        fields = set(RunResult.__dataclass_fields__)
+        return ({s: RunResult(**{k: v for k, v in r.items() if k in fields}) for s, r in runs.items()},
+                Path(reuse) / "html" / "index.html")
     root = tmp_path_factory.mktemp("book")
     results, index = build_book("smoke", jobs=2, runs_dir=root / "runs", out_dir=root / "build",
                                 log=lambda *_: None)

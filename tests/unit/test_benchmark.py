@@ -58,3 +58,31 @@ def test_the_book_starts_the_longest_runs_first():
     assert benchmark.expected_seconds("z", "default", doc) is None  # a failed run is no estimate
     assert benchmark.longest_first(["x", "y", "z", "w"], "default", doc) == ["z", "w", "x", "y"]
     assert benchmark.longest_first(["x", "y"], "smoke", doc) == ["x", "y"]  # unmeasured: order kept
+
+
+def test_resource_meter_counts_a_child_process_cpu_and_memory():
+    import subprocess
+    import sys
+
+    code = ("import time\nx = bytearray(200 * 2**20)\nt = time.process_time()\n"
+            "while time.process_time() - t < 1.2: pass")
+    with benchmark.ResourceMeter(interval=0.1) as m:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    assert m.cpu_seconds >= 1.0  # the child's CPU time, waited for
+    assert m.peak_rss_mib >= 150  # the child's 200 MiB, sampled while it ran
+
+
+def test_build_times_page_reads_each_runs_record(tmp_path):
+    import json
+
+    from precmed_utils.runner import RunResult, build_times_markdown
+
+    (tmp_path / "run.json").write_text(json.dumps({"cpu_seconds": 90.0, "peak_rss_mib": 1234,
+                                                   "machine": {"id": "cpu: 2-core test machine"}}))
+    results = {"deep_patient": RunResult("deep_patient", "default", True, str(tmp_path), 120.0),
+               "adr_bcpnn": RunResult("adr_bcpnn", "default", False, "", 6.0, "boom")}
+    page = build_times_markdown(results, build_seconds=150.0)
+    assert "cpu: 2-core test machine" in page
+    assert "| default | ok | 2.0 | 1.5 | 1,234 |" in page
+    assert "| default | failed | 0.1 | — | — |" in page
+    assert "2.1 min" in page and "2.5 min" in page

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,28 @@ def test_parameters_are_shown_once_as_a_table(tmp_path):
     assert "| `n_repeats` | **1** | 2 |" in table["source"] and "| `seed` | 0 | 0 |" in table["source"]
     assert "profile `smoke`" in table["source"] and "output_dir" not in table["source"]
     assert all("remove-cell" in c["metadata"]["tags"] for c in nb["cells"][2:])
+
+
+def test_findings_summarise_the_runs_of_this_build(tmp_path):
+    from precmed_utils.runner import FINDINGS_PLACEHOLDER, findings_markdown
+
+    def a_run(sid, verdict, basis):
+        d = tmp_path / sid
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({
+            "headline": {"ours": {"mean": 0.7}}, "metrics": {}, "basis": basis,
+            "claims": [{"id": "C1", "verdict": verdict, "evidence": ""}]}))
+        return RunResult(sid, "default", True, str(d), 1.0)
+
+    ok = {"convergence": {"all_converged": True}, "positive_control": {"passed": False, "evidence": ""}}
+    results = {"deep_patient": a_run("deep_patient", "not reproduced", ok),
+               "relation_extraction": a_run("relation_extraction", "inconclusive",
+                                            {"convergence": {"all_converged": False}}),
+               "adr_bcpnn": RunResult("adr_bcpnn", "default", False, "", 1.0, "boom")}
+    md = findings_markdown(results)
+    assert "tested 2 claims of the 2 studies that ran" in md
+    assert "0 reproduced" in md and "1 inconclusive" in md and "1 not reproduced" in md
+    assert "(simulated data): **not reproduced**" in md and "(real data): **inconclusive**" in md
+    assert "failed" in md and "did not converge in: " in md
+    assert "no findings" in findings_markdown({"adr_bcpnn": results["adr_bcpnn"]})
+    assert FINDINGS_PLACEHOLDER in (Path(__file__).resolve().parents[2] / "book" / "intro.md").read_text()
