@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 PROFILE ?= default
 
-.PHONY: help install book test lint browser unit smoke run clean distclean
+.PHONY: help install book test test-fast lint browser unit smoke run clean distclean
 
 help:
 	@echo "make book    - install, run every study at its default size, build the HTML book"
 	@echo "make test    - install, then lint, unit, CLI, notebook, reproducibility, book and browser tests"
+	@echo "make test-fast - the inner loop: lint and every test that runs no notebook and builds no book"
 	@echo "make run STUDY=cancer_subtyping [PROFILE=smoke] [PARAMS='-p n_repeats=5']"
 	@echo "make clean   - remove the built book;  make distclean - also runs/ and .venv/"
 
@@ -52,7 +53,10 @@ browser:
 	fi
 
 test: $(STAMP) lint browser
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=30
+
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest tests -m "not slow" --durations=10
 
 clean:
 	rm -rf _build
