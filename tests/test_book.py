@@ -2,8 +2,8 @@
 
 The book is built once per test session from smoke runs, in a temporary folder, with warnings
 as errors (the ``smoke_book`` fixture of conftest.py, shared with test_browser.py); the executed
-notebooks are then re-executed by nbval, which checks that the cells marked
-`# NBVAL_CHECK_OUTPUT` (cohort tables, final metrics, verdicts) come out the same.
+notebooks are then re-executed by nbval, which checks that the cells tagged
+`nbval-check-output` (cohort tables, final metrics, verdicts) come out the same.
 """
 
 import subprocess

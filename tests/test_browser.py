@@ -181,6 +181,12 @@ def test_chapters_show_tables_figures_parameters_and_manifest(pages):
         assert p["parameter_tables"] == 1 and not p["injected"], (
             f"{page}: the run's parameters are not shown once, as one table")
         assert p["manifest"] >= 1, f"{page}: the run manifest table (git commit, versions) is not shown"
+        assert "sha256" in p["text"], f"{page}: the data's files and checksums are not shown"
+        for debris in ("NBVAL", "PosixPath", "CLAIMS.md", "PAPERS.md", "reading notes", "[V2]"):
+            assert debris not in p["text"], f"{page}: bookkeeping or repository jargon shown: {debris!r}"
+        name = page.rsplit("/", 1)[1]
+        assert any(h.endswith(f"/{name}.ipynb") and "_downloads" in h for h in p["links"]), (
+            f"{page}: no download link to the chapter's source notebook")
 
 
 def test_chapters_end_with_exercises_and_folded_solutions(pages):

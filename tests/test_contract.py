@@ -41,7 +41,14 @@ def test_notebook_contract(path):
     assert all(p.help for p in params), "every parameter has a comment documenting it"
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert "{cite}`" in text, "the notebook cites its paper"
-    assert "NBVAL_CHECK_OUTPUT" in "".join("".join(c["source"]) for c in nb["cells"])
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert any("nbval-check-output" in c.get("metadata", {}).get("tags", []) for c in code), \
+        "some cells are re-checked by nbval (tag nbval-check-output)"
+    assert not any("NBVAL" in "".join(c["source"]) for c in code), \
+        "nbval's markers are cell tags, not comments a reader sees"
+    saves = [c for c in code if "run.save(" in "".join(c["source"])]
+    assert saves and all("remove-cell" in c.get("metadata", {}).get("tags", []) for c in saves), \
+        "the bookkeeping cell that saves metrics.json is hidden from the book (tag remove-cell)"
     assert study in paper_values()["studies"], "listed in paper_values.yml"
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
