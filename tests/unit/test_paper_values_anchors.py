@@ -95,3 +95,23 @@ def test_key_check_can_fail():
     assert not computed_by("physionet_deid/char_word/token_f1", code)  # a metric the code never names
     assert not computed_by("physionet/char_word/binary_f1", code)  # another dataset prefix
     assert not computed_by("physionet_deid/char_word/binary/f1", code)  # a placeholder is one segment
+
+
+def test_relative_gains_are_percentages():
+    """A relative gain is shown in percent on every page (the paper's "up to 23%" beside ours, not a
+    fraction 0.230 beside percents): its key ends in _pct, its metric says %, a published value is on
+    the percent scale, and its chapter computes that key."""
+    seen = 0
+    for sid, info in paper_values()["studies"].items():
+        for v in [info["headline"], *info.get("values", [])]:
+            if not (v["key"].endswith("_pct") or ("relative" in v["metric"] and "gain" in v["metric"])):
+                continue
+            seen += 1
+            assert v["key"].endswith("_pct"), f"{sid}: the relative gain {v['key']} is keyed as a percentage"
+            assert "%" in v["metric"], f"{sid}: the metric of {v['key']} says it is in %"
+            assert v["value"] is None or not 0 < abs(v["value"]) < 1, (
+                f"{sid}: {v['key']} = {v['value']} looks like a fraction, not a percentage")
+            if notebook_path(sid).exists():
+                assert computed_by(v["key"], notebook_code(sid)), (
+                    f"{sid}: the notebook does not compute {v['key']}")
+    assert seen, "no relative gain in paper_values.yml"
