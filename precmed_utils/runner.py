@@ -32,7 +32,7 @@ from . import benchmark, privacy, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .evidence import describe as describe_comparison
-from .params import parse_overrides, resolve, supports_gpu
+from .params import parse_overrides, resolve, study_spec, supports_gpu
 from .results import describe_basis, difference, fmt
 from .seeding import choose_device, shared_cores
 from .studies import (
@@ -81,7 +81,9 @@ def prepare(study: str, profile: str = "default", overrides: dict | None = None,
     if params["device"] == "cuda":  # no usable GPU: stop now (auto is resolved in the notebook)
         choose_device("cuda", supports_gpu=supports_gpu(study))
     data = params.get("data")
-    if isinstance(data, str) and data not in data_registry.DATASETS and data != "all":
+    spec = study_spec(study).get("data")
+    named = spec.constraint.get("choices", []) if spec is not None else []  # the study's own data names
+    if isinstance(data, str) and data not in data_registry.DATASETS and data not in named:
         path = Path(data).expanduser().resolve()
         data_registry.check_user_file(study, path)  # raises DataError naming what is wrong
         params["data"] = str(path)  # the notebook runs in another folder

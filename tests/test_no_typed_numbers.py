@@ -28,8 +28,10 @@ NOT_RESULTS = {
     ("deep_patient", "250.00"): "an ICD-9 code", ("deep_patient", "250.01"): "an ICD-9 code",
     ("deep_patient", "250.02"): "an ICD-9 code",
     ("deep_patient", "1.0"): "the official code's stop rule (cost change below 1.0)",
+    ("deep_patient", "0.1"): "the official code's learning rate, and the 0.1% early-stopping tolerance",
     ("deep_patient", "0.02"): "the default learning rate (a parameter, shown in the parameter table)",
     ("deidentification", "0.005"): "the default learning rate (a parameter)",
+    ("deidentification", "0.01"): "NeuroNER's learning rate (a hyper-parameter of the paper's tool)",
     ("deidentification", "0.5"): "NeuroNER's dropout (a hyper-parameter of the paper's tool)",
     ("deidentification", "5.0"): "NeuroNER's gradient clipping (a hyper-parameter of the paper's tool)",
     ("deidentification", "99.23"): "the paper's second reported F1 (MIMIC notes), quoted with its source",
@@ -45,6 +47,7 @@ NOT_RESULTS = {
     ("heart_failure", "401.1"): "an ICD-9 code", ("heart_failure", "401.0"): "an ICD-9 code",
     ("heart_failure", "7.4"): "the JAMIA cohort's controls per case (a fact of the paper)",
     ("relation_extraction", "0.02"): "a learning rate (a parameter value tried)",
+    ("relation_extraction", "0.1"): "the 0.1% early-stopping tolerance (a rule of the code)",
     ("suicide_risk", "296.20"): "an ICD-9 code", ("suicide_risk", "296.30"): "an ICD-9 code",
     ("temporal_events", "4.0"): "CC BY-NC 4.0, a licence's version",
 }

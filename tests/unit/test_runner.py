@@ -179,3 +179,10 @@ def test_findings_summarise_the_runs_of_this_build(tmp_path):
     assert "failed" in md and "did not converge in: " in md
     assert "no findings" in findings_markdown({"adr_bcpnn": results["adr_bcpnn"]})
     assert FINDINGS_PLACEHOLDER in (Path(__file__).resolve().parents[2] / "book" / "intro.md").read_text()
+
+
+def test_prepare_keeps_a_studys_own_data_names():
+    """A data name the study declares (drug_response's simulation) is not taken for a path."""
+    assert prepare("drug_response", "smoke", {"data": "simulation"})["data"] == "simulation"
+    with pytest.raises((ParameterError, DataError)):
+        prepare("drug_response", "smoke", {"data": "simulatoin"})
