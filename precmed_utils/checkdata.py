@@ -31,9 +31,11 @@ _NA = data._NA_TOKENS  # what the readers take for a missing value
 
 
 def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, upper: bool = False,
-           expected: str = "", style: str = "list") -> pd.DataFrame | None:
+           expected: str = "", style: str = "list", row_names: bool = False) -> pd.DataFrame | None:
     """A CSV (plain or gzipped) as text, one column per header name plus ``_line`` (the line in
-    the file, header = 1); missing required columns and rows of the wrong width are reported."""
+    the file, header = 1); missing required columns and rows of the wrong width are reported.
+    ``row_names``: an empty first header cell names a column of row names, as R's ``write.csv``
+    and pandas' ``to_csv`` write them; it is called ``(row names)``."""
     if not path.exists():
         report.add(path, "", f"no such file. {expected}".strip())
         return None
@@ -48,6 +50,8 @@ def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, uppe
                 report.add(path, "", f"the file is empty. {expected}".strip())
                 return None
             header = [h.strip().upper() if upper else h.strip() for h in header]
+            if row_names and not header[0]:
+                header[0] = "(row names)"
             missing = [c for c in required if c not in header]
             shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
             if missing and style == "named":  # the wording of each reader, kept
@@ -168,7 +172,7 @@ def check_survival_table(path: Path, report: Problems, **_kw) -> None:
 
 def check_pharmacovigilance(path: Path, report: Problems, **_kw) -> None:
     either = f"Expected: {data.COUNT_TABLE_FORMAT} Or: {data.REPORT_TABLE_FORMAT}"
-    df = _table(path, report, expected=either)
+    df = _table(path, report, expected=either, row_names=True)
     if df is None:
         return
     if df.empty:

@@ -65,6 +65,11 @@ def test_pharmacovigilance_tables(tmp_path):
         ("bad.csv", "line 3, column 'A'", "not a non-negative integer count"),
         ("bad.csv", "line 3, column 'event'", "repeated"),
     ])
+    # R's write.csv and pandas' to_csv leave the row names' header cell empty: accepted by both
+    r_style = tmp_path / "r_style.csv"
+    r_style.write_text('"","A","B"\r\n"x",1,2\r\n"y",3,0\r\n')
+    assert check_data("adr_bcpnn", r_style) == []
+    assert data.read_count_table(r_style).table.loc["y", "A"] == 3
     reports = tmp_path / "reports.csv"
     reports.write_text("report_id,drug,event,date\n1,A,,2024-01-01\n2,B,y,yesterday\n")
     _assert_all(check_data("adr_bcpnn", reports), [
