@@ -597,6 +597,10 @@ _MONTH_WORDS = {"January", "February", "March", "April", "May", "June", "July", 
 _ALONE_BEFORE = r"(?<![\w-])(?<![A-Za-z]['’])"  # not inside a word (a quote before is fine)
 _ALONE_AFTER = r"(?![\w-])(?!['’][A-Za-z])"
 _PAIR = re.compile(rf"{_ALONE_BEFORE}([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)? ({_SURNAME}){_ALONE_AFTER}")
+# exactly two words in capitals, with no third one before or after: product names run longer
+# (HYDROXYCUT NATURAL CAPLETS), a name in a capitals-only record is two words (URSLA MORETTI)
+_CAPS_PAIR = re.compile(r"(?<![\w)] )(?<![\w&(/-])(?<![A-Za-z]['’])([A-Z]{3,}) ([A-Z]{3,})"
+                        r"(?![\w'’-])(?! [A-Z]{2,}\b)(?! \()")
 _LAST_FIRST = re.compile(rf"{_ALONE_BEFORE}({_SURNAME}), ?([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)?"
                          rf"{_ALONE_AFTER}")
 # documentation hosts: a URL there is a library's page, not a person's
@@ -627,15 +631,24 @@ def _names(text: str, add) -> None:
     for m in _CONTEXT_LOWER.finditer(text):
         if not all(_is_common(w) for w in m.group(1).split()):
             add(m.start(1), m.end(1), "name", "Name")
+    for m in _CAPS_PAIR.finditer(text):  # URSLA MORETTI: two capitalised words alone, neither a word
+        pair = (m.group(1), m.group(2))
+        if not any(_is_common(w) or w.capitalize() in _MONTH_WORDS for w in pair):
+            add(m.start(), m.end(), "name", "FullName")
     for rx, first_group in ((_PAIR, 1), (_LAST_FIRST, 2)):
         for m in rx.finditer(text):
             if _full_name_ok(m.group(first_group), m.group(3 - first_group), comma=rx is _LAST_FIRST):
                 add(m.start(), m.end(), "name", "FullName")
 
 
+_PARTICLES = {"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "le", "la", "mac", "mc"}
+
+
 def _full_name_ok(first: str, last: str, comma: bool) -> bool:
     """Whether a capitalised pair ("Natalie Gaudreau", "GAUDREAU, Natalie") is a name."""
     given = first.lower()
+    if given in _PARTICLES and not comma:  # a surname with its particle: Van Leeuwen, DE LUCA
+        return len(last) > 2 and not _is_common(last) and last.capitalize() not in _MONTH_WORDS
     if given in FIRST_NAMES or (last.isupper() and last.lower() in COMMON_SURNAMES):
         # a given name that is also a word (Will, Mark, Max) needs a surname that is not a word
         # ("Max Pool", "Gene Set") or one of the commonest surnames ("Art White")
@@ -644,7 +657,7 @@ def _full_name_ok(first: str, last: str, comma: bool) -> bool:
     # capitalisation context: two capitalised words (Ursla Moretti; Moretti, Ursla), neither an
     # ordinary word. Not with a surname in capitals unless a comma says "surname, given name":
     # product names and acronyms are written so (HYDROXYCUT CAPLETS, Bayes AUROC)
-    return (len(first) > 2 and len(last) > 2 and first[1:].islower() and (comma or not last.isupper())
+    return (len(first) > 2 and len(last) > 2 and first[1:].islower()
             and not _is_common(first) and not _is_common(last)
             and first.capitalize() not in _MONTH_WORDS and last.capitalize() not in _MONTH_WORDS)
 

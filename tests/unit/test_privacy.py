@@ -317,11 +317,8 @@ def test_precmed_book_exits_1_and_says_why_when_a_chapter_is_refused(monkeypatch
 # --- the benchmark's fixed samples (benchmarks/privacy_gate.py) ---------------------------------
 
 BENCH = ROOT / "benchmarks"
-# Recall floor per Safe Harbor category on the fixed held-out sample. Names stay below 0.99: a
-# given name outside the gate's dictionary written in capitals (URSLA MORETTI) or before a
-# surname in capitals is not seen (book/rerun.md, Privacy, says so); the floor holds what is
-# measured rather than the goal.
-RECALL_FLOOR = {"names": 0.97}
+# Recall floor per Safe Harbor category on the fixed held-out sample: 0.99 for every category.
+RECALL_FLOOR: dict[str, float] = {}
 
 
 def test_recall_per_category_on_the_fixed_sample_of_the_benchmark():
@@ -346,3 +343,12 @@ def test_no_line_of_the_chapters_real_outputs_is_flagged():
     assert flagged == []
     # the exemption is doing work: without the runs' records their timestamps would be found
     assert any(find_phi(r["line"]) for r in recs if r["safe"])
+
+
+def test_names_in_capitals_and_with_a_particle_but_not_product_names():
+    for line in ("257             URSLA MORETTI  certificate number 3272367792",
+                 "fold 3: Muriele WILLIAM and AUC 0.266", "352               Van Leeuwen     0.565"):
+        assert [c for *_, c in find_phi(line)] and "name" in [f[2] for f in find_phi(line)], line
+    for line in ("HYDROXYCUT NATURAL CAPLETS (NO PREF. NAME)       1    0.0",
+                 "C4 EXTREME POWDER (ASSORTED FLAVORS)            1.022", "Bayes AUROC 0.71"):
+        assert not find_phi(line), line
