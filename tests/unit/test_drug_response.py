@@ -140,10 +140,22 @@ def test_user_screen_needs_a_folder_with_both_files(tmp_path):
 
 
 def test_positive_control_setting_raises_the_ceiling(template):
-    """The positive control's setting makes the response follow the visible programme state: its
+    """The positive control's setting makes the response follow the drug's visible effect: its
     Bayes-optimal AUROC from baseline expression is well above the main simulation's."""
     kw = {k: v for k, v in POSITIVE_CONTROL.items() if k != "n_drugs"}
     base, pc = _sim(template, n_lines=3000), _sim(template, n_lines=3000, **kw)
     for d in base.truth["drugs"]:
         assert bayes_auroc(pc, d) > bayes_auroc(base, d) + 0.08
         assert bayes_auroc(pc, d) > 0.9
+
+
+def test_expression_noise_scales_the_genes_noise_beyond_the_programmes(template):
+    """expression_noise multiplies each gene's residual SD: the variance the programmes do not
+    explain grows by its square, the programmes' part is unchanged."""
+    a, b = _sim(template, n_lines=4000), _sim(template, n_lines=4000, expression_noise=3.0)
+    cal = calibrate(template, 4, 60)
+    L = cal["loadings"]
+    for sim, k in ((a, 1.0), (b, 9.0)):
+        resid = sim.expression.to_numpy() - cal["mean"] - sim.truth["z"] @ L.T
+        ratio = resid.var(axis=0) / cal["resid_var"]
+        assert abs(np.median(ratio) - k) < 0.1 * k, (k, np.median(ratio))
