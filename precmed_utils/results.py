@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .convergence import TrainingLog
@@ -260,9 +261,23 @@ class Run:
             **(extra or {}),
         }
         path = self.output_dir / "metrics.json"
-        path.write_text(json.dumps(doc, indent=2))
+        path.write_text(json.dumps(_json_safe(doc), indent=2, allow_nan=False))
         self.write_manifest()
         return path
+
+
+def _json_safe(obj):
+    """``obj`` with every NaN or infinite float replaced by None (strict JSON: no NaN literal, which
+    browsers' and most languages' JSON parsers refuse); numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def start_run(study: str, namespace: dict) -> Run:

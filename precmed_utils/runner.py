@@ -212,7 +212,8 @@ def claims_figure(results: dict[str, RunResult], path: Path) -> Path | None:
     rows = []
     for sid, c in claims_of(results):
         for label, r in (c.get("comparisons") or {}).items():
-            rows.append((f"{sid} {c['id']}: {label}", r["diff"], r["ci_low"], r["ci_high"], r["outcome"]))
+            d, lo, hi = (float("nan") if r[k] is None else r[k] for k in ("diff", "ci_low", "ci_high"))
+            rows.append((f"{sid} {c['id']}: {label}", d, lo, hi, r["outcome"]))  # null: no interval
     if not rows:
         return None
     import matplotlib
