@@ -22,3 +22,15 @@ def save(fig, directory: Path, name: str) -> Path:
     path = Path(directory) / f"{name}.png"
     fig.savefig(path)
     return path
+
+
+def model_palette(names) -> dict:
+    """One fixed colour per model for all the figures of a chapter: the ``i``-th name of ``names``
+    (in the order given, duplicates ignored) gets the ``i``-th colour of the book's palette, so
+    passing the chapter's list of models gives the same model the same colour in every figure,
+    whatever subset or order a figure shows."""
+    import seaborn as sns
+
+    unique = list(dict.fromkeys(names))
+    colours = sns.color_palette(PALETTE, max(len(unique), 1))
+    return {name: colours[i % len(colours)] for i, name in enumerate(unique)}
