@@ -3,6 +3,7 @@
 from conftest import precmed
 
 from precmed_utils import benchmark
+from precmed_utils.studies import study_info
 
 DOC = {"machines": {
     "cpu: 2-core Test CPU, 8 GiB, no GPU": {
@@ -24,9 +25,10 @@ def test_performance_page_lists_every_study_and_machine():
     page = benchmark.performance_markdown(DOC)
     assert "**[1]** cpu: 2-core Test CPU" in page and "**[2]** gpu: 16-core Big CPU" in page
     assert "measured 2026-11-01 to 2026-11-02" in page
-    assert "| Tree-ensemble (CERP) cancer subtyping | default | 3.1 min, 1,500 MiB | not measured |" in page
-    assert "| Tree-ensemble (CERP) cancer subtyping | paper | not measured | 66.7 min, 9,000 MiB |" in page
-    assert "| Adverse-drug-reaction signals with BCPNN | default | failed | not measured |" in page
+    cerp, adr = study_info("cancer_subtyping")["title"], study_info("adr_bcpnn")["title"]
+    assert f"| {cerp} | default | 3.1 min, 1,500 MiB | not measured |" in page
+    assert f"| {cerp} | paper | not measured | 66.7 min, 9,000 MiB |" in page
+    assert f"| {adr} | default | failed | not measured |" in page
     assert "[1] 3.1 min; [2] 0.0 min" in page  # failed runs are not counted
     assert "No measurements yet" in benchmark.performance_markdown({"machines": {}})
 
