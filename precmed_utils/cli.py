@@ -146,6 +146,8 @@ def _cmd_clean(args) -> int:
 
     root = project_root()
     targets = [root / "_build"] + ([root / "runs"] if args.runs else [])
+    # folders of runs that were killed before they could clean up (e.g. by SIGKILL)
+    targets += sorted((root / "runs").glob("*/.partial-*")) if not args.runs else []
     for t in targets:
         if t.exists():
             shutil.rmtree(t)
@@ -247,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "for list parameters separate the settings with ';'")
     p.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
     p.add_argument("--profile", default="default", choices=PROFILES)
-    p.add_argument("--jobs", type=int, default=2, help="parallel runs on this machine (default 2)")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="parallel runs on this machine (default 2)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask distributed cluster (its scheduler's address) instead")
     p.add_argument("--metric", default=None, help="the metric of the summary figure (default: the first "
@@ -264,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="run every study and build the HTML book")
     p.add_argument("--profile", default="default", choices=PROFILES)
-    p.add_argument("--jobs", type=int, default=2, help="studies run in parallel (default 2)")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="studies run in parallel (default 2)")
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--out", default=None, help="build folder (default: _build/)")
     p.set_defaults(func=_cmd_book)
@@ -292,10 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="+", help="executed .ipynb files or run folders")
     p.set_defaults(func=_cmd_privacy_scan)
 
-    p = sub.add_parser("clean", help="remove the built book (and with --runs, all runs)")
+    p = sub.add_parser("clean", help="remove the built book and leftover partial run folders "
+                       "(with --runs, all runs)")
     p.add_argument("--runs", action="store_true", help="also remove runs/")
     p.set_defaults(func=_cmd_clean)
     return ap
+
+
+def _positive_int(text: str) -> int:
+    """--jobs: a whole number of at least 1 (0 or a negative number is refused, not clamped)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,9 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     except PrecmedError as exc:  # bad input: nothing ran
         print(f"precmed: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (runner.Terminated)
         print("precmed: interrupted; earlier runs are untouched", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

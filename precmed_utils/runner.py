@@ -16,14 +16,17 @@ Used by the ``precmed`` CLI and the tests; shared by all studies.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,6 +93,73 @@ def prepare(study: str, profile: str = "default", overrides: dict | None = None,
     return params
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled like Ctrl-C (the kernel stopped, the scratch folder removed,
+    the interruption recorded); the command line exits with 143."""
+
+    exit_code = 143
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block, SIGTERM raises :class:`Terminated` (only the main thread can set it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _stop_children(timeout: float = 5.0) -> None:
+    """Terminate what this process started and is still running (a notebook's kernel and its
+    workers after an interrupt), then kill what did not stop."""
+    import psutil
+
+    kids = psutil.Process().children(recursive=True)
+    for k in kids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            k.terminate()
+    _, alive = psutil.wait_procs(kids, timeout=timeout)
+    for k in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            k.kill()
+
+
+@contextlib.contextmanager
+def _children_stderr_to(path: Path):
+    """Within the block, processes started from here (the notebook's kernel) write their stderr
+    to ``path`` instead of the user's terminal (ipykernel's start-up warnings, a kernel's dying
+    words); this process's own messages and progress bar still reach the terminal."""
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ else 2
+        saved = os.dup(fd)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded): leave it alone
+        yield
+        return
+    old_stderr = sys.stderr
+    with open(path, "w") as log:
+        sys.stderr.flush()
+        os.dup2(log.fileno(), fd)
+        if old_stderr is sys.__stderr__:  # keep Python-level writes on the terminal
+            sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            if sys.stderr is not old_stderr:
+                sys.stderr.close()
+                sys.stderr = old_stderr
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
 def run_study(study: str, profile: str = "default", overrides: dict | None = None, *,
               assignments: list[str] | None = None, runs_dir: str | Path | None = None,
               progress: bool = True) -> RunResult:
@@ -107,13 +177,29 @@ def run_study(study: str, profile: str = "default", overrides: dict | None = Non
     error = None
     with benchmark.ResourceMeter() as meter:
         try:
-            pm.execute_notebook(
-                str(notebook_path(study)), str(scratch / "notebook.ipynb"),
-                parameters=params, kernel_name="python3", cwd=str(scratch),
-                progress_bar=progress, log_output=False, report_mode=False,
-            )
+            with _sigterm_interrupts(), _children_stderr_to(scratch / "kernel.log"):
+                pm.execute_notebook(
+                    str(notebook_path(study)), str(scratch / "notebook.ipynb"),
+                    parameters=params, kernel_name="python3", cwd=str(scratch),
+                    progress_bar=progress, log_output=False, report_mode=False,
+                )
         except pm.PapermillExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip()
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop the kernel, leave nothing half-done
+            main = threading.current_thread() is threading.main_thread()
+            old = signal.signal(signal.SIGTERM, signal.SIG_IGN) if main else None  # a 2nd TERM waits
+            try:
+                _stop_children()
+                shutil.rmtree(scratch, ignore_errors=True)
+                record = {"study": study, "profile": profile,
+                          "signal": "SIGTERM" if isinstance(exc, Terminated) else "SIGINT",
+                          "seconds": round(time.perf_counter() - t0, 2),
+                          "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+                (root / f"interrupted-{key}.json").write_text(json.dumps(record, indent=2))
+            finally:
+                if main:
+                    signal.signal(signal.SIGTERM, old)
+            raise
         except Exception as exc:  # kernel died, notebook unreadable...
             error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - t0

@@ -125,3 +125,43 @@ def test_adr_bcpnn_runs_on_a_users_report_level_file(tmp_path):
     assert metrics["metrics"]["user_data/bcpnn/n_signals"]["mean"] >= 1
     assert {c["id"]: c["verdict"] for c in metrics["claims"]}["C1"] == "not comparable"
     assert "R17," not in (run_dir / "notebook.ipynb").read_text(), "no report ids in the output"
+
+
+def test_jobs_must_be_at_least_one(tmp_path):
+    for cmd in (["book", "--profile", "smoke"], ["sweep", "adr_bcpnn", "--profile", "smoke"]):
+        r = precmed(*cmd, "--jobs", "0", "--runs-dir", str(tmp_path))
+        assert r.returncode == 2 and "--jobs" in r.stderr and "at least 1" in r.stderr, r.stderr
+    assert not any(tmp_path.iterdir()), "nothing ran"
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_run_and_leaves_nothing_half_done(tmp_path):
+    """SIGTERM during a run: exit 143, the kernel stopped, no partial folder, the interruption
+    recorded; the kernel's own start-up warnings never reach the terminal."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    runs = tmp_path / "runs"
+    cmd = ["run", "relation_extraction", "--profile", "smoke", "--runs-dir", str(runs), "--no-progress"]
+    p = subprocess.Popen([sys.executable, "-m", "precmed_utils.cli", *cmd],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, kernel = time.time() + 120, None
+    while time.time() < deadline and kernel is None:
+        time.sleep(0.5)
+        kernel = next((k for k in psutil.Process(p.pid).children(recursive=True)
+                       if "ipykernel" in " ".join(k.cmdline())), None)
+    assert kernel is not None, "the notebook's kernel never started"
+    time.sleep(3)  # let it execute cells
+    assert list(runs.glob("*/.partial-*"))
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    assert "interrupted" in err and "TCP without encryption" not in err and "Traceback" not in err, err
+    assert not list(runs.glob("*/.partial-*")), "a partial folder was left behind"
+    (record,) = runs.glob("relation_extraction/interrupted-*.json")
+    assert json.loads(record.read_text())["signal"] == "SIGTERM"
+    assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE, "the kernel still runs"
