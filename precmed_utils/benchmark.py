@@ -14,6 +14,7 @@ Used by the ``precmed benchmark`` command and by the book's staging (runner.stag
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import platform
 import resource
@@ -83,7 +84,13 @@ class ResourceMeter:
 
 
 def machine() -> dict:
-    """A short description of this machine: CPU, cores, memory, GPU (if torch sees one)."""
+    """A short description of this machine: CPU, cores, memory, GPU (if torch sees one). Looked up
+    once per process (finding a GPU imports torch); each call gets its own copy."""
+    return dict(_machine())
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

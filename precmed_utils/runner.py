@@ -643,8 +643,9 @@ def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = N
     t0 = time.perf_counter()
     results = run_all(profile, jobs, runs_dir, log=log)
     run_seconds = time.perf_counter() - t0
-    for r in results.values():
-        rec = run_record(r)
+    records = {s: run_record(r) for s, r in results.items()}
+    for s, r in results.items():
+        rec = records[s]
         log(f"  {r.study:<26} wall {r.seconds / 60:5.1f} min  CPU {rec.get('cpu_seconds', 0) / 60:5.1f} min  "
             f"peak {rec.get('peak_rss_mib', 0):,} MiB")
     log(f"the runs took {run_seconds / 60:.1f} min of wall time")
@@ -654,7 +655,7 @@ def build_book(profile: str = "default", jobs: int = 2, runs_dir: str | None = N
     log(f"the book took {total / 60:.1f} min in all (runs {run_seconds / 60:.1f} min, rendering "
         f"{(total - run_seconds) / 60:.1f} min)")
     (out / "book-runs.json").write_text(json.dumps(
-        {"studies": {s: {**asdict(r), **{k: run_record(r).get(k) for k in ("cpu_seconds", "peak_rss_mib")}}
+        {"studies": {s: {**asdict(r), **{k: records[s].get(k) for k in ("cpu_seconds", "peak_rss_mib")}}
                      for s, r in results.items()},
          "runs_seconds": round(run_seconds, 1), "total_seconds": round(total, 1),
          "machine": benchmark.machine()}, indent=2))
