@@ -5,16 +5,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.lab-installed
+KERNEL := precmed
 JOBS   ?= 2
 PROFILE ?= default
 
-.PHONY: help install book test test-fast lint browser unit smoke run clean distclean
+.PHONY: help install lab lab-install book test test-fast lint browser unit smoke run clean distclean
 
 help:
 	@echo "make book    - install, run every study at its default size, build the HTML book"
 	@echo "make test    - install, then lint, unit, CLI, notebook, reproducibility, book and browser tests"
 	@echo "make test-fast - the inner loop: lint and every test that runs no notebook and builds no book"
 	@echo "make run STUDY=cancer_subtyping [PROFILE=smoke] [PARAMS='-p n_repeats=5']"
+	@echo "make lab     - install JupyterLab and nbgrader, register the '$(KERNEL)' kernel, open notebooks/"
+	@echo "make lab-install - the same without opening JupyterLab"
 	@echo "make clean   - remove the built book;  make distclean - also runs/ and .venv/"
 
 $(STAMP): pyproject.toml
@@ -24,6 +28,18 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# JupyterLab and nbgrader (the `lab` extra) in the same .venv, and the environment registered as
+# the Jupyter kernel "precmed" (inside .venv: nothing is written to the user's home folder).
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (precmed)"
+	@touch $(LAB_STAMP)
+
+lab-install: $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab
 
 book: $(STAMP)
 	$(BIN)/precmed book --profile $(PROFILE) --jobs $(JOBS)
@@ -52,10 +68,10 @@ browser:
 	  echo "  and PRECMED_CHROMEDRIVER; PRECMED_SKIP_BROWSER=1 skips it. Without them it fails."; \
 	fi
 
-test: $(STAMP) lint browser
+test: $(LAB_STAMP) lint browser
 	$(BIN)/python -m pytest tests --durations=30
 
-test-fast: $(STAMP) lint
+test-fast: $(LAB_STAMP) lint
 	$(BIN)/python -m pytest tests -m "not slow" --durations=10
 
 clean:

@@ -155,6 +155,19 @@ def _cmd_clean(args) -> int:
     return 0
 
 
+def _cmd_worksheet(args) -> int:
+    from .studies import check_study, project_root
+    from .teaching import WORKSHEET_DIR, write_worksheet
+
+    check_study(args.study)
+    out = Path(args.out).expanduser() if args.out else project_root() / WORKSHEET_DIR
+    files = write_worksheet(args.study, out, args.profile)
+    print(f"nbgrader source: {files['source']}\nstudent copy:    {files['student']}\n"
+          "next, with nbgrader (make lab-install): "
+          f'cd {out} && PATH="{Path(sys.executable).parent}:$PATH" nbgrader generate_assignment {args.study}')
+    return 0
+
+
 def _cmd_deid(args) -> int:
     from .deid import deidentify
 
@@ -270,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--out", default=None, help="build folder (default: _build/)")
     p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("worksheet", help="write a chapter's student copy for a class: its exercises' "
+                       "solutions as nbgrader solution cells (source/), and a copy without them (student/)")
+    p.add_argument("study")
+    p.add_argument("--out", default=None, help="the course folder (default: worksheets/)")
+    p.add_argument("--profile", default=None, choices=PROFILES,
+                   help="set the copy's profile parameter (smoke: runs in a minute in class)")
+    p.set_defaults(func=_cmd_worksheet)
 
     p = sub.add_parser("deid", help="write a de-identified copy of notes with a model saved by the "
                        "deidentification study")

@@ -40,7 +40,11 @@ SUPPORTED_TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "l
 COMMON_CONSTRAINTS = {
     "seed": {"min": 0, "max": 2**32 - 1},
     "device": {"choices": ["auto", "cpu", "cuda"]},
+    "profile": {"choices": list(PROFILES)},
 }
+# The runner injects this name (with every resolved value) into the notebooks it executes, so that
+# a notebook knows its values already include the profile's and does not apply it a second time.
+RESOLVED_MARKER = "precmed_resolved"
 
 
 @dataclass(frozen=True)
@@ -276,9 +280,14 @@ def parse_overrides(study: str, assignments: list[str]) -> dict:
 def resolve(study: str, profile: str = "default", overrides: dict | None = None) -> dict:
     """Defaults of the notebook, then the profile's overrides, then the user's; validated."""
     spec = study_spec(study)
+    if "profile" in (overrides or {}):
+        raise ParameterError(f"profile: choose it with --profile {overrides['profile']} (not as "
+                             f"-p profile=...); expected one of {', '.join(PROFILES)}")
     values = {n: p.default for n, p in spec.items()}
     values.update(validate(study, profile_overrides(study, profile), partial=True))
     values.update(overrides or {})
+    if "profile" in spec:
+        values["profile"] = profile
     return validate(study, values)
 
 
@@ -286,7 +295,7 @@ def profile_of(study: str, params: dict) -> str:
     """Which profile ``params`` are: ``default``, ``smoke`` or ``paper`` when they equal that
     profile's values exactly (seed, device, data choice and output folder aside), else
     ``custom``. Recorded with every verdict so a reader knows what the verdict rests on."""
-    free = {"seed", "device", "output_dir"}
+    free = {"seed", "device", "output_dir", "profile"}
     spec = study_spec(study)
     given = {k: v for k, v in params.items() if k in spec and k not in free}
     for name in PROFILES:
@@ -300,7 +309,19 @@ def profile_of(study: str, params: dict) -> str:
 def check_notebook_parameters(study: str, namespace: dict) -> dict:
     """Called by each notebook's setup cell with ``globals()``: validates the injected values.
 
+    A notebook run by hand (JupyterLab, a class) may set its ``profile`` parameter to ``smoke`` or
+    ``paper``: every parameter that the profile file sets and that still has the notebook's
+    declared default then takes the profile's value, in ``namespace`` itself (the notebook's
+    globals), so the cells below see it; a value the user changed is kept. Runs of the command
+    line carry ``RESOLVED_MARKER`` (their values already include the profile) and are not changed.
+
     Returns the validated parameters (a plain dict, recorded in the run manifest).
     """
     spec = study_spec(study)
+    chosen = namespace.get("profile", "default")
+    if "profile" in spec and chosen != "default" and not namespace.get(RESOLVED_MARKER):
+        validate(study, {"profile": chosen}, partial=True)  # an unknown profile stops here
+        for name, value in profile_overrides(study, chosen).items():
+            if name in spec and name in namespace and namespace[name] == spec[name].default:
+                namespace[name] = value
     return validate(study, {n: namespace[n] for n in spec if n in namespace})

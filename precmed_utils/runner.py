@@ -35,7 +35,7 @@ from . import benchmark, privacy, teaching
 from . import data as data_registry
 from .errors import BuildError, ParameterError, PrecmedError
 from .evidence import describe as describe_comparison
-from .params import parse_overrides, resolve, study_spec, supports_gpu
+from .params import RESOLVED_MARKER, parse_overrides, resolve, study_spec, supports_gpu
 from .results import describe_basis, difference, fmt
 from .seeding import choose_device, shared_cores
 from .studies import (
@@ -180,7 +180,7 @@ def run_study(study: str, profile: str = "default", overrides: dict | None = Non
             with _sigterm_interrupts(), _children_stderr_to(scratch / "kernel.log"):
                 pm.execute_notebook(
                     str(notebook_path(study)), str(scratch / "notebook.ipynb"),
-                    parameters=params, kernel_name="python3", cwd=str(scratch),
+                    parameters={**params, RESOLVED_MARKER: True}, kernel_name="python3", cwd=str(scratch),
                     progress_bar=progress, log_output=False, report_mode=False,
                 )
         except pm.PapermillExecutionError as exc:

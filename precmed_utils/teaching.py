@@ -371,3 +371,167 @@ def stage_teaching(stage: Path, perf: dict, launch: Launch | None) -> None:
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg = configure_repository(cfg, launch.url, launch.branch)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# The first code cell of every chapter: Colab and other places outside the project
+
+BOOTSTRAP_TAG = "precmed-bootstrap"
+BOOTSTRAP_SOURCE = """\
+# Outside the project (Colab, a bare Jupyter) this cell fetches and installs it; inside, it does nothing.
+import importlib.util, os, subprocess, sys  # noqa: E401
+if importlib.util.find_spec("precmed_utils") is None:
+    REPOSITORY = os.environ.get("PRECMED_REPOSITORY_URL", "")  # the project's public git repository
+    if not REPOSITORY:
+        raise RuntimeError("This notebook needs the precmed project. Clone its repository, run "
+                           "`pip install -e .` in the clone and open notebooks/ there; or run "
+                           "`%env PRECMED_REPOSITORY_URL=<the repository's URL>` and then this cell again.")
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "precmed"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "precmed"], check=True)
+    os.chdir("precmed/notebooks")  # data/ came with the clone
+    sys.path.insert(0, os.path.abspath(".."))  # this kernel started before the install
+    importlib.invalidate_caches()
+"""
+
+
+def bootstrap_cell() -> dict:
+    """The cell (hidden in the book) that opens every chapter's notebook; see BOOTSTRAP_SOURCE."""
+    return {"cell_type": "code", "execution_count": None, "id": "precmed-bootstrap",
+            "metadata": {"tags": [BOOTSTRAP_TAG, "remove-cell"]}, "outputs": [],
+            "source": BOOTSTRAP_SOURCE.splitlines(keepends=True)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Worksheets: student copies in nbgrader's format
+
+WORKSHEET_DIR = "worksheets"
+ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader (ClearSolutions.text_stub) and our student copy leave
+_PROFILE_LINE = re.compile(r'^profile: str = "(\w+)"', re.M)
+
+
+def _solution_end(lines: list[str], start: int, mark: str) -> int:
+    """Index of the line that closes the fence opened at ``start`` with ``mark``."""
+    j = start + 1
+    while j < len(lines):
+        s = lines[j].strip()
+        if s and s == mark[0] * len(s) and len(s) >= len(mark):
+            return j
+        j += 1
+    return len(lines)
+
+
+def _markdown(source: str, cell_id: str, metadata: dict | None = None) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": metadata or {}, "source": source}
+
+
+def _split_solutions(lines: list[str], inside: bool) -> tuple[list[tuple[str, str]], bool]:
+    """A markdown cell's lines as ("text", markdown) and ("solution", text) segments: a solution
+    is an admonition inside the ``## Exercises`` section (``inside`` says whether the cell starts
+    in it; the state after the cell is returned)."""
+    segments, text, i = [], [], 0
+
+    def flush():
+        body = "\n".join(text).strip("\n")
+        if body:
+            segments.append(("text", body))
+        text.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        h = _HEADING.match(line)
+        if h and len(h.group(1)) <= 2:
+            inside = h.group(2).lower() == "exercises"
+        fence = _FENCE.match(line)
+        if fence:
+            j = _solution_end(lines, i, fence.group(1))
+            if inside and fence.group(2).startswith("{admonition}"):
+                body = lines[i + 1:j]
+                while body and _OPTION.match(body[0]):
+                    body.pop(0)
+                flush()
+                segments.append(("solution", _dedent(body)))
+            else:  # any other fenced block is copied whole (a heading inside it is not a heading)
+                text.extend(lines[i:j + 1])
+            i = j + 1
+            continue
+        text.append(line)
+        i += 1
+    flush()
+    return segments, inside
+
+
+def worksheet_notebook(nb: dict, study: str, profile: str | None = None) -> tuple[dict, list[str]]:
+    """The nbgrader *source* version of a chapter, and the solutions it holds.
+
+    In the ``## Exercises`` section, every solution admonition becomes its own markdown cell
+    marked as an nbgrader solution cell (``solution`` and ``grade``, one point, a unique
+    ``grade_id``); ``nbgrader generate_assignment`` replaces such a cell by "YOUR ANSWER HERE" in
+    the student copy. Everything else (the exercises' text, the other sections, the code) is kept
+    as it is. ``profile`` sets the chapter's ``profile`` parameter (e.g. ``smoke`` for a class).
+    """
+    cells, solutions = [], []
+    inside = False
+    for c in nb["cells"]:
+        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        if c["cell_type"] == "code" and profile and "parameters" in c.get("metadata", {}).get("tags", []):
+            src, n = _PROFILE_LINE.subn(f'profile: str = "{profile}"', src, count=1)
+            if not n:
+                raise BuildError(f"{study}: the parameters cell has no profile parameter")
+            c = {**c, "source": src}
+        if c["cell_type"] != "markdown":
+            cells.append(c)
+            continue
+        segments, inside = _split_solutions(src.splitlines(), inside)
+        texts = 0
+        for kind, body in segments:
+            if kind == "text":
+                cid = c.get("id", "cell") + (f"-part{texts}" if texts else "")
+                cells.append(_markdown(body, cid, c.get("metadata", {}) if not texts else {}))
+                texts += 1
+                continue
+            solutions.append(body)
+            k = len(solutions)
+            meta = {"nbgrader": {"grade": True, "grade_id": f"{study}-exercise-{k}", "locked": False,
+                                 "points": 1, "schema_version": 3, "solution": True, "task": False}}
+            cells.append(_markdown(f"**Your answer ({k}).**\n\n{body}", f"{study}-answer-{k}", meta))
+    out = {**nb, "cells": cells}
+    return out, solutions
+
+
+def student_copy(source: dict) -> dict:
+    """What ``nbgrader generate_assignment`` gives students, for teachers without nbgrader: every
+    solution cell's text replaced by the answer stub, outputs cleared."""
+    cells = []
+    for c in source["cells"]:
+        c = dict(c)
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            c["source"] = ANSWER_STUB
+        if c["cell_type"] == "code":
+            c["outputs"], c["execution_count"] = [], None
+        cells.append(c)
+    return {**source, "cells": cells}
+
+
+def write_worksheet(study: str, out: Path, profile: str | None = None) -> dict[str, Path]:
+    """``out/source/<study>/<study>.ipynb`` (nbgrader's course layout: run ``nbgrader
+    generate_assignment <study>`` in ``out``), ``out/student/<study>.ipynb`` (the same student copy
+    made without nbgrader) and ``out/nbgrader_config.py``. Refuses a chapter without exercises
+    and never overwrites a different existing file."""
+    nb = json.loads(notebook_path(study).read_text(encoding="utf-8"))
+    source, solutions = worksheet_notebook(nb, study, profile)
+    if not solutions:
+        raise BuildError(f"{study}: the chapter has no exercise with a solution; nothing to hand out")
+    files = {"source": out / "source" / study / f"{study}.ipynb",
+             "student": out / "student" / f"{study}.ipynb",
+             "config": out / "nbgrader_config.py"}
+    texts = {"source": json.dumps(source, indent=1, ensure_ascii=False) + "\n",
+             "student": json.dumps(student_copy(source), indent=1, ensure_ascii=False) + "\n",
+             "config": "# nbgrader's course folder made by `precmed worksheet`\n"
+                       "c = get_config()  # noqa: F821\nc.CourseDirectory.root = '.'\n"}
+    clash = [str(p) for k, p in files.items() if p.exists() and p.read_text(encoding="utf-8") != texts[k]]
+    if clash:
+        raise BuildError(f"will not overwrite {', '.join(clash)}: remove it first or choose another --out")
+    for k, p in files.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(texts[k], encoding="utf-8")
+    return files
