@@ -515,6 +515,42 @@ def build_times_markdown(results: dict[str, RunResult], build_seconds: float | N
     return "\n".join(lines) + "\n"
 
 
+def _newest_run(study_runs: Path, profile: str) -> dict:
+    """The run.json of the newest successful run of ``profile`` in a study's runs folder, or {}."""
+    found = []
+    for path in study_runs.glob(f"{profile}-*/run.json"):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not rec.get("error") and rec.get("seconds") is not None:
+            found.append(rec)
+    return max(found, key=lambda rec: rec.get("finished", ""), default={})
+
+
+def class_times_markdown(results: dict[str, RunResult]) -> str:
+    """The teaching page's table: each chapter's smoke and default wall times, this build's run for
+    the profile it built and the newest earlier run on the same runs folder for the other, each with
+    its date and machine; a dash where there is none. No time here was measured anywhere else."""
+    rows, machines = [], {}
+    for sid, r in results.items():
+        cells = []
+        for prof in ("smoke", "default"):
+            this = r.profile == prof and r.ok
+            rec = run_record(r) if this else _newest_run(Path(r.path).parent, prof)
+            if not rec.get("seconds"):
+                cells.append("—")
+                continue
+            m = (rec.get("machine") or {}).get("id")
+            label = machines.setdefault(m, chr(ord("A") + len(machines))) if m else "?"
+            when = "this build" if this else "run of " + rec.get("finished", "")[:10]
+            cells.append(f"{rec['seconds'] / 60:.1f} ({when}, machine {label})")
+        rows.append(f"| {study_info(sid)['title']} | {cells[0]} | {cells[1]} |")
+    lines = ["| chapter | smoke (min) | default (min) |", "|---|---|---|", *rows, ""]
+    lines += [f"Machine {label}: {m}." for m, label in machines.items()]
+    return "\n".join(lines) + "\n"
+
+
 FINDINGS_PLACEHOLDER = "<!-- precmed: findings -->"
 # claims that pit a learned representation against the raw features it was learned from
 REPRESENTATION_CLAIMS = {"relation_extraction": "C1", "heart_failure": "C1", "suicide_risk": "C1",
@@ -618,7 +654,7 @@ def stage_book(results: dict[str, RunResult], profile: str, stage: Path,
     this_build = build_times_markdown(results, build_seconds)
     (stage / "book" / "performance.md").write_text(f"{head}\n\n{this_build}\n## Benchmarks\n\n{rest}")
     # the instructor appendix, the teaching page's run-time tiers and the launch links
-    teaching.stage_teaching(stage, perf, launch)
+    teaching.stage_teaching(stage, perf, launch, class_times_markdown(results))
     return stage
 
 

@@ -352,7 +352,10 @@ def launch_cell(study: str, launch: Launch) -> dict:
             "source": run_note(study, launch.url, launch_links(study, launch.url, launch.branch, launch.hub))}
 
 
-def stage_teaching(stage: Path, perf: dict, launch: Launch | None) -> None:
+CLASS_TIMES_PLACEHOLDER = "<!-- precmed: class run times -->"
+
+
+def stage_teaching(stage: Path, perf: dict, launch: Launch | None, class_times: str = "") -> None:
     """Write the teaching pages into a staged book: the instructor appendix, the teaching page's
     run-time tiers (from ``perf``, the performance figures) and, with a repository, its button.
     The chapters' launch cells are added by runner.stage_book (``launch_cell``)."""
@@ -365,7 +368,8 @@ def stage_teaching(stage: Path, perf: dict, launch: Launch | None) -> None:
 
     page = stage / TEACHING_PAGE
     if page.exists():
-        page.write_text(fill_teaching_page(page.read_text(), perf, studies))
+        text = fill_teaching_page(page.read_text(), perf, studies)
+        page.write_text(text.replace(CLASS_TIMES_PLACEHOLDER, class_times or "*No run in this build.*"))
     if launch is not None:
         cfg_path = stage / "_config.yml"
         cfg = yaml.safe_load(cfg_path.read_text())

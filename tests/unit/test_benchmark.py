@@ -88,3 +88,27 @@ def test_build_times_page_reads_each_runs_record(tmp_path):
     assert "| default | ok | 2.0 | 1.5 | 1,234 |" in page
     assert "| default | failed | 0.1 | — | — |" in page
     assert "2.1 min" in page and "2.5 min" in page
+
+
+def test_class_times_table_takes_this_build_and_the_newest_earlier_run(tmp_path):
+    import json
+
+    from precmed_utils.runner import RunResult, class_times_markdown
+
+    study = tmp_path / "adr_bcpnn"
+
+    def record(key, seconds, finished, machine="cpu: 2-core test machine", error=None):
+        (study / key).mkdir(parents=True)
+        (study / key / "run.json").write_text(json.dumps({"seconds": seconds, "finished": finished,
+                                                          "error": error, "machine": {"id": machine}}))
+    record("default-aaa", 240.0, "2026-12-03T01:00:00")
+    record("smoke-old", 60.0, "2026-11-01T00:00:00", machine="cpu: another machine")
+    record("smoke-new", 30.0, "2026-12-02T00:00:00")
+    record("smoke-bad", 6.0, "2026-12-04T00:00:00", error="boom")  # a failed run is never quoted
+    results = {"adr_bcpnn": RunResult("adr_bcpnn", "default", True, str(study / "default-aaa"), 240.0),
+               "cancer_subtyping": RunResult("cancer_subtyping", "default", False, str(tmp_path / "x" / "f"),
+                                             1.0)}
+    page = class_times_markdown(results)
+    assert "| 0.5 (run of 2026-12-02, machine A) | 4.0 (this build, machine A) |" in page
+    assert "| — | — |" in page  # the failed study: nothing measured
+    assert "Machine A: cpu: 2-core test machine." in page and "another machine" not in page
