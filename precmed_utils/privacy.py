@@ -599,8 +599,8 @@ _ALONE_AFTER = r"(?![\w-])(?!['’][A-Za-z])"
 _PAIR = re.compile(rf"{_ALONE_BEFORE}([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)? ({_SURNAME}){_ALONE_AFTER}")
 # exactly two words in capitals, with no third one before or after: product names run longer
 # (HYDROXYCUT NATURAL CAPLETS), a name in a capitals-only record is two words (URSLA MORETTI)
-_CAPS_PAIR = re.compile(r"(?<![\w)] )(?<![\w&(/-])(?<![A-Za-z]['’])([A-Z]{3,}) ([A-Z]{3,})"
-                        r"(?![\w'’-])(?! [A-Z]{2,}\b)(?! \()")
+_CAPS_PAIR = re.compile(r"(?<![A-Z0-9)] )(?<![\w&(/-])(?<![A-Za-z]['’])([A-Z]{3,}) ([A-Z]{3,}|[A-Z]['’][A-Z]{3,})"
+                        r"(?![\w-])(?!['’][A-Za-z])(?! [A-Z]{2,}\b)(?! \()")  # a closing quote may follow
 _LAST_FIRST = re.compile(rf"{_ALONE_BEFORE}({_SURNAME}), ?([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)?"
                          rf"{_ALONE_AFTER}")
 # documentation hosts: a URL there is a library's page, not a person's
@@ -623,9 +623,14 @@ def _names(text: str, add) -> None:
         words = m.group(1)
         # after "name:", "contact=" any capitalised word is a name (Foley, Small), bar the book's
         # own words ("Name: Recall"); after a bare context word it must not be an ordinary word
-        field_sep = re.search(r"[:=]", text[m.start():m.start(1)]) is not None
+        context = text[m.start():m.start(1)]
+        field_sep = re.search(r"[:=]", context) is not None
+        # "pt White", "patient Foley": a context word in lower case right before a capitalised word
+        # is how a name is written in a note, even when the surname is also a word
+        lower_ctx = re.fullmatch(r"\W*[a-z][a-z ]*[ \t]+", context) is not None and words[:1].isupper() \
+            and words.split()[0][1:].islower()
         first = words.split()[0].strip(".,").lower()
-        if _name_ok(words) or (field_sep and first not in _BOOK_WORD_SET
+        if _name_ok(words) or ((field_sep or lower_ctx) and first not in _BOOK_WORD_SET
                                and first.capitalize() not in _MONTH_WORDS):
             add(m.start(1), m.end(1), "name", "Name")
     for m in _CONTEXT_LOWER.finditer(text):
@@ -636,9 +641,13 @@ def _names(text: str, add) -> None:
         if not any(_is_common(w) or w.capitalize() in _MONTH_WORDS for w in pair):
             add(m.start(), m.end(), "name", "FullName")
     for rx, first_group in ((_PAIR, 1), (_LAST_FIRST, 2)):
-        for m in rx.finditer(text):
+        pos = 0
+        while (m := rx.search(text, pos)) is not None:
             if _full_name_ok(m.group(first_group), m.group(3 - first_group), comma=rx is _LAST_FIRST):
                 add(m.start(), m.end(), "name", "FullName")
+                pos = m.end()
+            else:  # "7 Sep Ferdinand Halfpenny": the pair may start at the second word (not in a run of
+                pos = m.end() if m.group(1).isupper() else m.start(2)  # capitals: CLINICAL STRENGTH GREEN)
 
 
 _PARTICLES = {"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "le", "la", "mac", "mc"}
@@ -647,7 +656,7 @@ _PARTICLES = {"van", "von", "de", "der", "den", "del", "della", "di", "da", "du"
 def _full_name_ok(first: str, last: str, comma: bool) -> bool:
     """Whether a capitalised pair ("Natalie Gaudreau", "GAUDREAU, Natalie") is a name."""
     given = first.lower()
-    if given in _PARTICLES and not comma:  # a surname with its particle: Van Leeuwen, DE LUCA
+    if given in _PARTICLES:  # a surname with its particle: Van Leeuwen, DE LUCA, "LEEUWEN, Van"
         return len(last) > 2 and not _is_common(last) and last.capitalize() not in _MONTH_WORDS
     if given in FIRST_NAMES or (last.isupper() and last.lower() in COMMON_SURNAMES):
         # a given name that is also a word (Will, Mark, Max) needs a surname that is not a word

@@ -352,3 +352,19 @@ def test_names_in_capitals_and_with_a_particle_but_not_product_names():
     for line in ("HYDROXYCUT NATURAL CAPLETS (NO PREF. NAME)       1    0.0",
                  "C4 EXTREME POWDER (ASSORTED FLAVORS)            1.022", "Bayes AUROC 0.71"):
         assert not find_phi(line), line
+
+
+def test_names_quoted_after_a_lower_case_context_word_or_after_a_date():
+    for line, name in (("['SWEENEY OLSEN', 0.622, 'fold 2']", "SWEENEY OLSEN"),
+                       ("ValueError: row 729: cannot parse 'MURIELE WILLIAM'", "MURIELE WILLIAM"),
+                       ("fold 2: ANDRWE O'CONNELL done; AUC 0.865", "ANDRWE O'CONNELL"),
+                       ("name: LANSDOWNE and MURIELE WILLIAM, AUC 0.319", "MURIELE WILLIAM"),
+                       ("| Thursday, September 18, 1995 | pt Foley | 0.469 |", "Foley"),
+                       ("['age: 104', 'patient Walker', 0.731]", "Walker"),
+                       ("['S71D2MKT64MS07KN4', 'LEEUWEN, Van', 0.034]", "LEEUWEN, Van"),
+                       ("date=7 Sep Ferdinand Halfpenny home_phone=935.773.0052", "Ferdinand Halfpenny")):
+        names = [line[a:b] for a, b, cat, _ in find_phi(line) if cat == "name"]
+        assert name in names, (line, names)
+    for line in ("CLINICAL STRENGTH GREEN TEA CAPS                1.022", "patient Split 0.5", "pt AUC 0.71",
+                 "the patient level"):
+        assert not [f for f in find_phi(line) if f[2] == "name"], line
