@@ -612,7 +612,8 @@ def pooled_seeds(spec: str, n_lines: int) -> int:
     g["recall"] = g["found"] / g["planted"]
     g["95% low"] = [wilson(int(k), int(n))[0] for k, n in zip(g["found"], g["planted"], strict=True)]
     g["worst seed"] = (d["found"] / d["planted"]).groupby(d["category"].to_numpy()).min().reindex(g.index)
-    print(f"privacy gate, held-out phrases, seeds {seeds.start}-{seeds.stop - 1}: {len(seeds) * n_lines} lines")
+    print(f"privacy gate, held-out phrases, seeds {seeds.start}-{seeds.stop - 1}: "
+          f"{len(seeds) * n_lines} lines")
     with pd.option_context("display.width", 120):
         print(g.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"generated lines without an identifier flagged: {flagged} of {n_clean}")

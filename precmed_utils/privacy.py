@@ -599,7 +599,8 @@ _ALONE_AFTER = r"(?![\w-])(?!['’][A-Za-z])"
 _PAIR = re.compile(rf"{_ALONE_BEFORE}([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)? ({_SURNAME}){_ALONE_AFTER}")
 # exactly two words in capitals, with no third one before or after: product names run longer
 # (HYDROXYCUT NATURAL CAPLETS), a name in a capitals-only record is two words (URSLA MORETTI)
-_CAPS_PAIR = re.compile(r"(?<![A-Z0-9)] )(?<![\w&(/-])(?<![A-Za-z]['’])([A-Z]{3,}) ([A-Z]{3,}|[A-Z]['’][A-Z]{3,})"
+_CAPS_PAIR = re.compile(r"(?<![A-Z0-9)] )(?<![\w&(/-])(?<![A-Za-z]['’])"
+                        r"([A-Z]{3,}) ([A-Z]{3,}|[A-Z]['’][A-Z]{3,})"
                         r"(?![\w-])(?!['’][A-Za-z])(?! [A-Z]{2,}\b)(?! \()")  # a closing quote may follow
 _LAST_FIRST = re.compile(rf"{_ALONE_BEFORE}({_SURNAME}), ?([A-Z][a-z]+|[A-Z]{{2,}})(?: [A-Z]\.?)?"
                          rf"{_ALONE_AFTER}")

@@ -2,9 +2,11 @@
 (exit status 2) before anything runs, and leaves earlier runs untouched."""
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import precmed, write_matrix
+from conftest import ROOT, precmed, write_matrix
 
 from precmed_utils.studies import all_studies, implemented_studies
 
@@ -165,3 +167,16 @@ def test_sigterm_stops_the_run_and_leaves_nothing_half_done(tmp_path):
     (record,) = runs.glob("relation_extraction/interrupted-*.json")
     assert json.loads(record.read_text())["signal"] == "SIGTERM"
     assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE, "the kernel still runs"
+
+
+def test_list_and_check_data_import_neither_torch_nor_scipy_stats():
+    """`precmed list` and `precmed check-data` answer in about a second: the registry and the
+    readers import no model code (torch) and no scipy.stats."""
+    code = ("import sys\nfrom precmed_utils.cli import main\n"
+            "assert main(['list']) == 0\n"
+            "assert main(['check-data', 'cancer_subtyping',\n"
+            "             'data/microarray/gordon_2002_lung.csv.gz']) == 0\n"
+            "heavy = [m for m in ('torch', 'scipy.stats') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
