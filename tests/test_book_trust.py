@@ -2,6 +2,7 @@
 controls on the simulators, anchors and the amended claims on the scoreboard."""
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,74 @@ def test_verdicts_say_what_they_rest_on_and_anchors_are_shown(smoke_book):
         for a in study_info(sid)["anchors"]:
             assert a["source"].split(" ")[0] in board
     assert (index.parent / "book" / "claims.html").exists()
+
+
+class _Tables(HTMLParser):
+    """The rows of every HTML table of a page, each row a list of its cells' text."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(path: Path) -> list[list[str]]:
+    parser = _Tables()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.rows
+
+
+def test_scoreboard_and_chapters_agree_on_every_number_and_verdict(smoke_book):
+    """The scoreboard's row of a study shows the same headline number (ours, and the paper's with
+    its verification mark) and the same verdict for every claim as the chapter's own tables."""
+    from precmed_utils.results import fmt
+    from precmed_utils.studies import headline
+
+    results, index = smoke_book
+    book = index.parent / "book"
+    board = {row[0]: row for row in table_rows(book / "scoreboard.html") if len(row) == 7}
+    checked = 0
+    for sid, r in results.items():
+        if not r.ok:
+            continue
+        m = metrics_of(results, sid)
+        title = study_info(sid)["title"]
+        row = next(v for k, v in board.items() if k.startswith(title))
+        chapter = table_rows(book / "studies" / f"{sid}.html")
+        cells = {c for rw in chapter for c in rw}
+        ours = (m.get("headline") or {}).get("ours") or {}
+        if ours.get("mean") is not None:
+            shown = fmt(ours["mean"], ours.get("sd"))
+            assert row[3] == shown, f"{sid}: the scoreboard shows {row[3]}, the run {shown}"
+            assert any(shown in c for c in cells), f"{sid}: the chapter's tables never show {shown}"
+        h = headline(sid)
+        if h.get("value") is not None:
+            assert row[2].startswith(fmt(h["value"])), f"{sid}: paper value {row[2]}"
+            assert (" [U]" in row[2]) == (h.get("verified") is False), f"{sid}: verification mark {row[2]}"
+            assert any(fmt(h["value"]) in c for c in cells), f"{sid}: the chapter never shows the paper's value"
+        for claim in m.get("claims", []):
+            in_board = f"{claim['id']} {claim['verdict']}"
+            assert in_board in row[6], f"{sid}: the scoreboard says {row[6]!r}, the run {in_board!r}"
+            claim_rows = [rw for rw in chapter if rw and rw[0] == claim["id"]]
+            assert claim_rows, f"{sid}: the chapter has no claims-table row for {claim['id']}"
+            assert any(claim["verdict"] in rw[1:] for rw in claim_rows), (
+                f"{sid}: the chapter's {claim['id']} row {claim_rows[0]} lacks the verdict {claim['verdict']!r}")
+            checked += 1
+    assert checked >= 20
