@@ -112,13 +112,15 @@ def test_scoreboard_and_chapters_agree_on_every_number_and_verdict(smoke_book):
         if h.get("value") is not None:
             assert row[2].startswith(fmt(h["value"])), f"{sid}: paper value {row[2]}"
             assert (" [U]" in row[2]) == (h.get("verified") is False), f"{sid}: verification mark {row[2]}"
-            assert any(fmt(h["value"]) in c for c in cells), f"{sid}: the chapter never shows the paper's value"
+            paper = fmt(h["value"])
+            assert any(paper in c for c in cells), f"{sid}: the chapter never shows the paper's {paper}"
         for claim in m.get("claims", []):
             in_board = f"{claim['id']} {claim['verdict']}"
             assert in_board in row[6], f"{sid}: the scoreboard says {row[6]!r}, the run {in_board!r}"
             claim_rows = [rw for rw in chapter if rw and rw[0] == claim["id"]]
             assert claim_rows, f"{sid}: the chapter has no claims-table row for {claim['id']}"
             assert any(claim["verdict"] in rw[1:] for rw in claim_rows), (
-                f"{sid}: the chapter's {claim['id']} row {claim_rows[0]} lacks the verdict {claim['verdict']!r}")
+                f"{sid}: the chapter's {claim['id']} row {claim_rows[0]} lacks the verdict "
+                f"{claim['verdict']!r}")
             checked += 1
     assert checked >= 20
