@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DATASETS, USER_FORMATS, Dataset
 from .errors import DataError, Problems
 from .text import (
     Document,
@@ -589,32 +588,6 @@ def phee_entity_counts(docs: Iterable[Document]) -> pd.DataFrame:
     ]
     return pd.DataFrame(rows).T.reindex(index=list(SPLITS), columns=cols).fillna(0).astype(int)
 
-
-PHEE_FILES = {
-    "phee/phee_brat_clean.tar.gz": "0269fd9087c9e334d99f60872b2ca88ecd723fdfea9d67a6fa0b258564a2fc59",
-    "phee/json_train.json": "a2d6cbdae3d95cb3a7e13439164c002041061f6f9823608af483c82d17a31f2b",
-    "phee/json_dev.json": "e1e24c0dfbe6f624e590a26d294f3082d0142ffc28b9da56761f1dd45e96aa53",
-    "phee/json_test.json": "ca7e24a88f62e8201583e14f206cd4df5c543acc627abd195bea4df8acd9afdf",
-}
-
-DATASETS.update(
-    {
-        "phee": Dataset(
-            name="phee",
-            description="PHEE: pharmacovigilance events in MEDLINE case-report sentences (brat spans "
-            "joined with the json events), mapped to Jagannatha & Yu's medication/ADE tags",
-            files=PHEE_FILES,
-            licence="MIT (ZhaoyueSun/PHEE)",
-            citation="Sun Z, Li J, Pergola G, Wallace BC, John B, Greene N, Kim J, He Y. PHEE: A dataset for "
-            "pharmacovigilance event extraction from text. EMNLP 2022",
-            kind="open",
-            loader=read_phee,
-            studies=("concept_extraction",),
-            meta={"short": "PHEE sentences"},
-        ),
-    }
-)
-USER_FORMATS["concept_extraction"] = (read_user_corpus, USER_CORPUS_FORMAT)
 
 __all__ = [
     "BRAT_FORMAT",

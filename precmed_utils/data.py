@@ -1,11 +1,16 @@
 """The data registry: every dataset by name, with files, sha256, licence, citation and loader.
 
-Shipped (open) datasets live in ``data/<folder>/`` with a LICENSE and a SOURCE.md; each file's
-sha256 is recorded here and verified on every load. A user's own file is read by the loader of
-the format the study documents, which reports what is wrong and where (file, line, column).
-Nothing here downloads anything or writes into data/.
+The registry is one declarative file, ``datasets.yml`` beside this module: each dataset's
+description, kind, studies, files with their sha256 (or the PyPI package that ships it), licence,
+citation and loader, and each study's user format (reader and description). Loaders and readers
+are named ``"module:function"`` and imported only when that dataset or format is used, so reading
+the registry imports no reader (and no torch); no module registers anything at import time.
 
-Used by: cancer_subtyping (labelled expression matrices); later studies add their datasets.
+Shipped (open) datasets live in ``data/<folder>/`` with a LICENSE and a SOURCE.md; each file's
+sha256 is verified on every load. A user's own file is read by the reader of the format the study
+documents, which reports what is wrong and where (file, line, column). Nothing here downloads
+anything or writes into data/. This module also holds the readers of the table formats
+(labelled expression matrices, pharmacovigilance count and report tables, survival tables).
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import importlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from .errors import DataError
 from .studies import project_root
@@ -36,7 +43,7 @@ class Dataset:
     licence: str
     citation: str
     kind: str
-    loader: Callable
+    loader: str | Callable  # "module:function" (the registry file), imported when first loaded
     studies: tuple[str, ...]
     meta: dict = field(default_factory=dict)
     # A dataset that ships inside a PyPI package has no files here: the package's name is
@@ -45,6 +52,17 @@ class Dataset:
 
     def paths(self) -> list[Path]:
         return [data_dir() / rel for rel in self.files]
+
+    def load_function(self) -> Callable:
+        return resolve(self.loader) if isinstance(self.loader, str) else self.loader
+
+
+def resolve(ref: str):
+    """The object a registry reference ``"package.module:name"`` names (importing the module)."""
+    module, sep, name = ref.partition(":")
+    if not sep or not module.startswith("precmed_utils."):
+        raise ValueError(f"registry reference {ref!r}: expected 'precmed_utils.<module>:<name>'")
+    return getattr(importlib.import_module(module), name)
 
 
 def data_dir() -> Path:
@@ -213,42 +231,53 @@ def _finish_matrix(path: Path, X: pd.DataFrame, y: pd.Series, ids, *, min_per_cl
 # ---------------------------------------------------------------------------------------------
 # The registry
 
-_MICROARRAY_CITE = "data/microarray/SOURCE.md"
-DATASETS: dict[str, Dataset] = {
-    "gordon_lung": Dataset(
-        name="gordon_lung",
-        description="Gordon et al. 2002: lung adenocarcinoma (ADCA) vs malignant pleural "
-                    "mesothelioma (MPM), Affymetrix HG-U95A, MAS5 intensities",
-        files={"microarray/gordon_2002_lung.csv.gz":
-               "9a5c2ac1e0f9adf31195c7efa4a3434363474cb0ffeaa1374b13ec0220646852"},
-        licence="MIT (datamicroarray R package)",
-        citation="Gordon GJ et al. Cancer Res 62:4963-4967, 2002",
-        kind="open", loader=read_labelled_matrix, studies=("cancer_subtyping",),
-        meta={"scale": "raw", "short": "Lung (Gordon)"},
-    ),
-    "shipp_lymphoma": Dataset(
-        name="shipp_lymphoma",
-        description="Shipp et al. 2002: diffuse large B-cell (DLBCL) vs follicular lymphoma (FL), "
-                    "Affymetrix Hu6800, raw intensities",
-        files={"microarray/shipp_2002_dlbcl_fl.csv.gz":
-               "e5e48080b57aec319403efc0529bc2df3e9c7eee7c96a47c0c54b1dbc93656ec"},
-        licence="MIT (datamicroarray R package)",
-        citation="Shipp MA et al. Nat Med 8:68-74, 2002",
-        kind="open", loader=read_labelled_matrix, studies=("cancer_subtyping",),
-        meta={"scale": "raw", "short": "Lymphoma (Shipp)"},
-    ),
-    "alizadeh_lymphoma": Dataset(
-        name="alizadeh_lymphoma",
-        description="Alizadeh et al. 2000: DLBCL / FL / CLL, cDNA arrays, Dettling's "
-                    "preprocessing (imputed, log ratios, standardised)",
-        files={"microarray/alizadeh2000_lymphoma_dettling.csv.gz":
-               "8abc8da7c6fa63f45bc722410b653420c9e8789897bc22cdd80518b62af74f7d"},
-        licence="GPL (>= 2) (spls R package)",
-        citation="Alizadeh AA et al. Nature 403:503-511, 2000; Dettling M, Bioinformatics 2004",
-        kind="open", loader=read_labelled_matrix, studies=("cancer_subtyping",),
-        meta={"scale": "log", "short": "Lymphoma 3-class (Alizadeh)"},
-    ),
-}
+REGISTRY_FILE = Path(__file__).with_name("datasets.yml")
+
+
+def _read_registry(path: Path = REGISTRY_FILE) -> tuple[dict[str, Dataset], dict[str, dict]]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    datasets = {name: Dataset(name=name, description=e["description"], files=dict(e.get("files") or {}),
+                              licence=e["licence"], citation=e["citation"], kind=e["kind"],
+                              loader=e["loader"], studies=tuple(e["studies"]), meta=dict(e.get("meta") or {}),
+                              package=e.get("package"))
+                for name, e in doc["datasets"].items()}
+    return datasets, dict(doc["user_formats"])
+
+
+class _UserFormats(MutableMapping):
+    """study -> (reader, format description), read from the registry file; a reader's module is
+    imported only when its study's format is looked up. An entry may be set or removed at run
+    time (a plug-in format, a test)."""
+
+    def __init__(self, refs: dict[str, dict]):
+        self._refs, self._cache = refs, {}
+
+    def __getitem__(self, study: str) -> tuple[Callable, str]:
+        if study not in self._cache:
+            ref = self._refs[study]
+            self._cache[study] = (resolve(ref["reader"]), resolve(ref["format"]))
+        return self._cache[study]
+
+    def __setitem__(self, study: str, value: tuple[Callable, str]) -> None:
+        self._refs[study] = {"reader": None, "format": None}
+        self._cache[study] = value
+
+    def __delitem__(self, study: str) -> None:
+        del self._refs[study]
+        self._cache.pop(study, None)
+
+    def __iter__(self):
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+
+_DATASETS, _FORMAT_REFS = _read_registry()
+DATASETS: dict[str, Dataset] = _DATASETS
+# The format each study accepts for a user's own file: (reader, description). The CLI validates
+# a user's file with the same reader before a run starts.
+USER_FORMATS: Mapping[str, tuple[Callable, str]] = _UserFormats(_FORMAT_REFS)
 
 
 def get(name: str) -> Dataset:
@@ -260,13 +289,6 @@ def get(name: str) -> Dataset:
 
 def for_study(study: str) -> list[str]:
     return [n for n, d in DATASETS.items() if study in d.studies]
-
-
-# The format each study accepts for a user's own file: (reader, description). The CLI validates
-# a user's file with the same reader before a run starts.
-USER_FORMATS: dict[str, tuple[Callable, str]] = {
-    "cancer_subtyping": (read_labelled_matrix, LABELLED_MATRIX_FORMAT),
-}
 
 
 def check_user_file(study: str, path: str | Path) -> None:
@@ -301,7 +323,7 @@ def load(name_or_path: str, *, study: str | None = None, user_loader: Callable |
     if name_or_path in DATASETS:
         ds = DATASETS[name_or_path]
         sums = verify(ds)
-        loaded = ds.loader(*ds.paths(), **kwargs)
+        loaded = ds.load_function()(*ds.paths(), **kwargs)
         info = {"name": ds.name, "kind": ds.kind, "licence": ds.licence,
                 "citation": ds.citation, "sha256": sums, **ds.meta}
         if ds.package:
@@ -468,54 +490,7 @@ def read_reference_sets(euadr: Path, omop: Path, negatives: Path) -> pd.DataFram
     return pd.concat(frames, ignore_index=True).drop_duplicates(["drug", "outcome", "source"])
 
 
-_PV = "adr_bcpnn"
-
-
-def _faers_table(name: str, file: str, sha: str, what: str, short: str) -> Dataset:
-    return Dataset(
-        name=name, description=f"FDA FAERS {what}, pair counts",
-        files={f"faers_tables/{file}": sha},
-        licence="GPL-3 (PyPI package mddc 1.1.0); FAERS itself is US-government public data",
-        citation="FDA Adverse Event Reporting System; table from the mddc package (Ding, Markatou & Ball)",
-        kind="open", loader=read_count_table, studies=(_PV,), meta={"short": short})
-
-
-DATASETS.update({
-    "faers_statin49": _faers_table(
-        "faers_statin49", "statin49.csv", "485371cb8999176bd87112cf220a9a2fe74fff868fee53354d119d85e2aae09d",
-        "2014Q3-2020Q4: 49 statin-related adverse events (+ 'Other AE') x 6 statins (+ 'Other')",
-        "FAERS statins, 49 AEs"),
-    "faers_statin101": _faers_table(
-        "faers_statin101", "statin101.csv",
-        "5d28e42a6ce77ad2d7bb6610d9cfbba4c5baeed5d64d848cc42a64b8629586a3",
-        "2021Q1-2023Q4: the 101 most frequent adverse events (+ 'Other AEs') x 4 statins (+ 'Other')",
-        "FAERS statins, 101 AEs"),
-    "caers_2012": Dataset(
-        name="caers_2012",
-        description="FDA CFSAN CAERS 2012, dietary supplements: report-level rows (report, "
-                    "product, MedDRA event, sex)",
-        files={"caers/caers_2012_dietary_supplements.csv":
-               "bdef8e088623057202ed81af8e42b69cc3f4d4013d2c7b2e6f4b37481d780743"},
-        licence="public domain (US government); as shipped in the R package openEBGM",
-        citation="FDA CFSAN Adverse Event Reporting System (CAERS), 2012",
-        kind="open", loader=_read_caers, studies=(_PV,), meta={"short": "CAERS supplements 2012"},
-    ),
-    "ohdsi_reference_sets": Dataset(
-        name="ohdsi_reference_sets",
-        description="Drug-outcome ground truth: EU-ADR reference set, OMOP reference set, OHDSI "
-                    "negative controls",
-        files={"ohdsi_reference_sets/euadrReferenceSet.csv":
-               "e3e309b10b73e8400fbbd4f1ff2d6b51435b7833b30365d298c92ae5986b7e5a",
-               "ohdsi_reference_sets/omopReferenceSet.csv":
-               "be8f55a115f8f76e6ecaad927c69753801f60372df6b7770ff0af69fe86340b7",
-               "ohdsi_reference_sets/ohdsiNegativeControls.csv":
-               "64e0ee2ed6ac1320704f5b8d16ffcfd810e40e14ae8758cdc51a1eaa91aa2242"},
-        licence="Apache-2.0 (OHDSI MethodEvaluation)",
-        citation="Coloma et al. 2013 (EU-ADR); Ryan et al. 2013 (OMOP); OHDSI MethodEvaluation",
-        kind="open", loader=read_reference_sets, studies=(_PV,), meta={"short": "reference sets"},
-    ),
-})
-USER_FORMATS[_PV] = (read_pharmacovigilance, f"{COUNT_TABLE_FORMAT} Or: {REPORT_TABLE_FORMAT}")
+PHARMACOVIGILANCE_FORMAT = f"{COUNT_TABLE_FORMAT} Or: {REPORT_TABLE_FORMAT}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -692,40 +667,3 @@ def read_vantveer2002(path: Path) -> pd.DataFrame:
     out = pd.concat([out, g], axis=1)
     out.index = [f"vdv_{int(p)}" for p in df["pid"]]
     return out
-
-
-_BCP = "breast_cancer_prognosis"
-DATASETS.update({
-    "gse7390": Dataset(
-        name="gse7390",
-        description="GSE7390 (TRANSBIG, Desmedt et al. 2007): 198 node-negative untreated "
-                    "patients, 76 genes (Affymetrix) + age, er, grade, size; distant metastasis",
-        files={}, package="scikit-survival",
-        licence="GPL-3 (scikit-survival, which ships the data); GEO series GSE7390",
-        citation="Desmedt C et al. Clin Cancer Res 13:3207-3214, 2007",
-        kind="open", loader=load_gse7390, studies=(_BCP,),
-        meta={"short": "GSE7390 (TRANSBIG)"},
-    ),
-    "vantveer2002": Dataset(
-        name="vantveer2002",
-        description="van 't Veer et al. 2002: 78 node-negative patients (34 metastasis within 5 "
-                    "years, 44 free beyond 5 years), 4,705 genes; no clinical variables",
-        files={"breast_cancer/vantveer2002_vdv.csv.gz":
-               "0fea8430cc62b6cc1d734a5f12bf87841d787ea1f2121664f57715e8654dbea1"},
-        licence="GPL-3 (PyPI package SurvSet 0.2.11; originally R package randomForestSRC)",
-        citation="van 't Veer LJ et al. Nature 415:530-536, 2002",
-        kind="open", loader=read_vantveer2002, studies=(_BCP,),
-        meta={"short": "van 't Veer 2002"},
-    ),
-})
-USER_FORMATS[_BCP] = (read_survival_table, SURVIVAL_TABLE_FORMAT)
-
-
-# Text corpora (sequence-labelling studies) register their datasets and user formats in their own
-# modules, which build on the registry above.
-from . import corpora as _corpora  # noqa: E402,F401
-from . import deid as _deid  # noqa: E402,F401
-from . import drug_response as _drug_response  # noqa: E402,F401
-from . import ehr as _ehr  # noqa: E402,F401
-from . import relations as _relations  # noqa: E402,F401
-from . import temporal as _temporal  # noqa: E402,F401

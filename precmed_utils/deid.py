@@ -29,7 +29,6 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from .data import DATASETS, USER_FORMATS, Dataset
 from .errors import DataError, Problems
 from .text import Document, Span, Token, split_sentences, tags_to_spans, token_to_char_spans, tokenise
 
@@ -219,24 +218,6 @@ def read_user_deid(path: str | Path, report: Problems | None = None) -> list[Doc
                    "patient into train, dev and test and needs notes of at least 3 patients (the "
                    "patient is the part of a file name before its first '-')")
     return docs
-
-
-DATASETS.update({
-    "physionet_deid": Dataset(
-        name="physionet_deid",
-        description="PhysioNet deid 1.1 gold standard (Neamatullah et al. 2008): 2,434 nursing "
-                    "notes of 163 patients, 1,779 PHI spans replaced by realistic surrogates",
-        files={"physionet_deid/id.text": "0fc13eb19a39d7501d04f49e9f3aaef9ab979e12afd83073cf5d0b6a6ce3033c",
-               "physionet_deid/id-phi.phrase":
-               "4705a99c4ab25256095b9058cc66a143da249c310be0b56e9fbf70cc85959485"},
-        licence="GPL-2 (PhysioNet deid 1.1 package; see COPYING and README.txt)",
-        citation="Neamatullah I et al. BMC Med Inform Decis Mak 8:32, 2008; Goldberger AL et al. "
-                 "Circulation 101:e215-e220, 2000 (PhysioNet)",
-        kind="open", loader=read_physionet_deid, studies=(STUDY,),
-        meta={"short": "PhysioNet deid"},
-    ),
-})
-USER_FORMATS[STUDY] = (read_user_deid, I2B2_FORMAT)
 
 
 # --- splits and sequences -----------------------------------------------------------------------

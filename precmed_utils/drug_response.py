@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf computes)
 
-from .data import DATASETS, USER_FORMATS, Dataset, read_header
+from .data import read_header
 from .errors import DataError
 
 _NA = ("", "na", "nan", "n/a", "null", "none")
@@ -397,35 +397,6 @@ def bayes_auroc(sim: SimulatedScreen, drug: str, lines=None, which: str = "p_bas
 # ---------------------------------------------------------------------------------------------
 # Registry
 
-_DR = "drug_response"
-DATASETS.update({
-    "gdsc": Dataset(
-        name="gdsc",
-        description="GDSC: RNA-seq (FPKM) of 100 cell lines x 1,350 genes; GDSC2 LN_IC50 of 10 drugs "
-                    "(90 lines with both)",
-        files={"gdsc/gdsc_rnaseq_fpkm_100lines_x_1350genes.csv.gz":
-               "0a505bdf8cfebdd188f48615bac5a3d8ff2f151db4c83c5d9bcfbf983eae9c98",
-               "gdsc/gdsc2_drug_response_10drugs.csv.gz":
-               "90163627ca0036fe25fa6b778750b73b53950ca35cb2bafcad1923a50fb7400f"},
-        licence="MIT (bhklab/CBWWorkshop2024); GDSC / Cell Model Passports terms for the underlying data",
-        citation="Yang W et al. Genomics of Drug Sensitivity in Cancer (GDSC). Nucleic Acids Res "
-                 "41:D955, 2013",
-        kind="open", loader=read_gdsc, studies=(_DR,), meta={"short": "GDSC (10 drugs)"},
-    ),
-    "nci60": Dataset(
-        name="nci60",
-        description="NCI-60: RT-qPCR of 48 ABC transporters in 60 cell lines; GI50 of 1,429 compounds",
-        files={"nci60/nci60_abc_transporter_expression.csv":
-               "d506ee8ea76e84c83eba764bc21defcd75019e85fb63fb94564f459f4bbac504",
-               "nci60/nci60_compound_gi50_activity.csv.gz":
-               "d2970d9d36c47f1d35b46cb6a77b714dfb36818f861138916651bf79104c45b2"},
-        licence="GPL (>= 2) (R package mixOmics)",
-        citation="Szakacs G et al. Predicting drug sensitivity and resistance: profiling ABC transporter "
-                 "genes in cancer cells. Cancer Cell 6:129-137, 2004",
-        kind="open", loader=read_nci60, studies=(_DR,), meta={"short": "NCI-60 (ABC transporters)"},
-    ),
-})
-USER_FORMATS[_DR] = (read_user_screen, USER_SCREEN_FORMAT)
 
 __all__ = ["DrugScreen", "SimulatedScreen", "binarise", "log_if_raw", "read_gdsc", "read_nci60",
            "read_user_screen", "read_user_expression", "read_user_response", "calibrate",

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .data import DATASETS, USER_FORMATS, Dataset, data_dir
+from .data import data_dir
 from .errors import DataError
 
 EHR_STUDIES = ("heart_failure", "suicide_risk", "deep_patient")
@@ -900,25 +900,3 @@ def _load_demo(*paths) -> EHR:
 
 def _load_simulated(*paths, n_patients: int = 20000, seed: int = 0, **kwargs) -> EHR:
     return simulate_cohort(n_patients, seed, calibration=calibration_from(Path(paths[0]).parent), **kwargs)
-
-
-DATASETS.update({
-    "ehr_simulated": Dataset(
-        name="ehr_simulated",
-        description="EHR cohort simulator with planted comorbidity phenotypes, heart-failure precursors, "
-                    "self-harm risk factors and non-linear new-diagnosis drivers; vocabulary and background "
-                    "code frequencies from the MIMIC-III demo",
-        files=dict(_DEMO_FILES), licence="simulated (calibration tables: ODbL, MIMIC-III demo)",
-        citation="precmed simulator; calibrated to " + _DEMO_CITATION, kind="simulated",
-        loader=_load_simulated, studies=EHR_STUDIES, meta={"short": "simulated EHR cohort"},
-    ),
-    _DEMO: Dataset(
-        name=_DEMO,
-        description="MIMIC-III Clinical Database Demo v1.4: 100 ICU patients (all died), 129 admissions; "
-                    "a format check, not a cohort",
-        files=dict(_DEMO_FILES), licence="ODbL 1.0", citation=_DEMO_CITATION, kind="open",
-        loader=_load_demo, studies=EHR_STUDIES, meta={"short": "MIMIC-III demo (100 patients)"},
-    ),
-})
-for _study in EHR_STUDIES:
-    USER_FORMATS[_study] = (read_mimic3, MIMIC_FORMAT)

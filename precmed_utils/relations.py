@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DATASETS, USER_FORMATS, Dataset
 from .errors import DataError, Problems
 from .text import Span, normalise_word, refine_tokens, tokenise
 
@@ -648,36 +647,6 @@ def corpus_summary(corpus: RelCorpus) -> pd.DataFrame:
 EUADR_FILES = {
     "euadr_corpus/EUADR_drug_disease.csv": "2c19ce2fa9c8c28fe05f86e116c6c15ee557577a4a12ed442e5e6447b3cf8caa",
 }
-PHEE_RELATION_FILES = {
-    "phee/phee_brat_clean.tar.gz": "0269fd9087c9e334d99f60872b2ca88ecd723fdfea9d67a6fa0b258564a2fc59",
-    "phee/json_train.json": "a2d6cbdae3d95cb3a7e13439164c002041061f6f9823608af483c82d17a31f2b",
-    "phee/json_dev.json": "e1e24c0dfbe6f624e590a26d294f3082d0142ffc28b9da56761f1dd45e96aa53",
-    "phee/json_test.json": "ca7e24a88f62e8201583e14f206cd4df5c543acc627abd195bea4df8acd9afdf",
-}
-_RE = "relation_extraction"
-DATASETS.update({
-    "phee_relations": Dataset(
-        name="phee_relations",
-        description="PHEE events as relations: drug - adverse effect / indication / dosage / route / "
-                    "frequency / duration in MEDLINE case-report sentences (official split)",
-        files=PHEE_RELATION_FILES,
-        licence="MIT (ZhaoyueSun/PHEE)",
-        citation="Sun Z et al. PHEE: A dataset for pharmacovigilance event extraction from text. EMNLP 2022",
-        kind="open", loader=read_phee_relations, studies=(_RE,),
-        meta={"short": "PHEE relations"},
-    ),
-    "euadr": Dataset(
-        name="euadr",
-        description="EU-ADR corpus, drug-disease relations (244 annotated pairs in 62 MEDLINE abstracts)",
-        files=EUADR_FILES,
-        licence="ODbL 1.0 (database), DbCL 1.0 (contents); see data/euadr_corpus/README.txt",
-        citation="van Mulligen EM et al. The EU-ADR corpus: annotated drugs, diseases, targets, and their "
-                 "relationships. J Biomed Inform 45:879-884, 2012",
-        kind="open", loader=read_euadr, studies=(_RE,),
-        meta={"short": "EU-ADR drug-disease"},
-    ),
-})
-USER_FORMATS[_RE] = (read_i2b2_relations, I2B2_FORMAT)
 
 __all__ = [
     "NONE", "Concept", "RelSentence", "RelCorpus", "Candidate", "candidates", "candidate_table",

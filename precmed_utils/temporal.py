@@ -33,7 +33,6 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
-from .data import DATASETS, USER_FORMATS, Dataset
 from .errors import DataError, Problems
 from .text import Document, Span, Token
 
@@ -456,24 +455,3 @@ _E3C_LAYER3 = {
     "e3c_english/e3c_english_layer3_unannotated.tar.gz":
         "2920169e1adcf28326167b46124d4a09fbb98549f87d096131f66f0d4729c8ad",
 }
-_E3C_CITE = ("Magnini B, Altuna B, Lavelli A, Speranza M, Zanoli R. The E3C Project: Collection and "
-             "Annotation of a Multilingual Corpus of Clinical Cases. CLiC-it 2020")
-
-DATASETS.update({
-    "e3c_english": Dataset(
-        name="e3c_english",
-        description="E3C English layer 1: 84 published clinical cases annotated to the THYME "
-                    "guidelines (EVENT with DocTimeRel, TIMEX3), official split 36 train / 48 test",
-        files=_E3C_FILES, licence="CC BY-NC 4.0 (non-commercial)", citation=_E3C_CITE,
-        kind="open", loader=read_e3c, studies=(STUDY,), meta={"short": "E3C English"},
-    ),
-    "e3c_layer3": Dataset(
-        name="e3c_layer3",
-        description="E3C English layer 3: 9,779 unannotated clinical cases (JSON, per-document "
-                    "licence) for word2vec pretraining",
-        files=_E3C_LAYER3, licence="per document: CC BY / CC BY-SA (used by default), CC BY-NC(-SA) (opt-in)",
-        citation=_E3C_CITE, kind="open", loader=read_layer3, studies=(STUDY, "concept_extraction"),
-        meta={"short": "E3C layer 3"},
-    ),
-})
-USER_FORMATS[STUDY] = (read_anafora, ANAFORA_FORMAT)

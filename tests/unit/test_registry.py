@@ -1,0 +1,77 @@
+"""The data registry is one declarative file (precmed_utils/datasets.yml): reading it imports no
+reader, every reference in it resolves, and the package's module-level imports form no circle."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from precmed_utils import data
+from precmed_utils.studies import all_studies
+
+PACKAGE = Path(data.__file__).parent
+READERS = ("corpora", "deid", "deid_model", "drug_response", "ehr", "relations", "temporal", "tagger")
+
+
+def test_reading_the_registry_imports_no_reader_and_no_torch():
+    code = ("import sys\nimport precmed_utils.data as d\nassert len(d.DATASETS) > 15 and len(d.USER_FORMATS) == 11\n"
+            f"loaded = [m for m in {READERS!r} if 'precmed_utils.' + m in sys.modules]\n"
+            "loaded += [m for m in ('torch', 'scipy.stats') if m in sys.modules]\n"
+            "assert not loaded, loaded\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_every_reference_of_the_registry_resolves():
+    doc = yaml.safe_load(data.REGISTRY_FILE.read_text())
+    known = set(all_studies())
+    for name, e in doc["datasets"].items():
+        assert e["kind"] in ("open", "simulated", "restricted"), name
+        assert set(e["studies"]) <= known, name
+        assert callable(data.DATASETS[name].load_function()), name
+        assert e.get("files") or e.get("package") or e["kind"] == "simulated" or name == "mimic3_demo", name
+    for study, ref in doc["user_formats"].items():
+        assert study in known
+        reader, text = data.USER_FORMATS[study]
+        assert callable(reader) and isinstance(text, str) and len(text) > 100, study
+
+
+def test_a_bad_reference_is_refused_with_its_name():
+    import pytest
+
+    with pytest.raises(ValueError, match="os:system"):
+        data.resolve("os:system")
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The package modules ``path`` imports at module level (not inside functions)."""
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                out.add(node.module.split(".")[0])
+            else:
+                out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("precmed_utils."):
+            out.add(node.module.split(".")[1])
+    return out
+
+
+def test_the_package_has_no_import_circle():
+    modules = {p.stem: _module_imports(p) for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        if state.get(m) == 1:
+            raise AssertionError("import circle: " + " -> ".join([*path, m]))
+        if state.get(m) == 2 or m not in modules:
+            return
+        state[m] = 1
+        for n in sorted(modules[m]):
+            visit(n, [*path, m])
+        state[m] = 2
+
+    for m in sorted(modules):
+        visit(m, [])
