@@ -16,7 +16,8 @@ READERS = ("corpora", "deid", "deid_model", "drug_response", "ehr", "relations",
 
 
 def test_reading_the_registry_imports_no_reader_and_no_torch():
-    code = ("import sys\nimport precmed_utils.data as d\nassert len(d.DATASETS) > 15 and len(d.USER_FORMATS) == 11\n"
+    code = ("import sys\nimport precmed_utils.data as d\n"
+            "assert len(d.DATASETS) > 15 and len(d.USER_FORMATS) == 11\n"
             f"loaded = [m for m in {READERS!r} if 'precmed_utils.' + m in sys.modules]\n"
             "loaded += [m for m in ('torch', 'scipy.stats') if m in sys.modules]\n"
             "assert not loaded, loaded\n")
@@ -32,7 +33,7 @@ def test_every_reference_of_the_registry_resolves():
         assert set(e["studies"]) <= known, name
         assert callable(data.DATASETS[name].load_function()), name
         assert e.get("files") or e.get("package") or e["kind"] == "simulated" or name == "mimic3_demo", name
-    for study, ref in doc["user_formats"].items():
+    for study in doc["user_formats"]:
         assert study in known
         reader, text = data.USER_FORMATS[study]
         assert callable(reader) and isinstance(text, str) and len(text) > 100, study
