@@ -49,6 +49,7 @@ class Dataset:
     # A dataset that ships inside a PyPI package has no files here: the package's name is
     # recorded instead, and its installed version goes into the run manifest in place of sha256s.
     package: str | None = None
+    role: str = "data"  # "auxiliary": used beside a study's data (a reference set), not a `data` choice
 
     def paths(self) -> list[Path]:
         return [data_dir() / rel for rel in self.files]
@@ -239,7 +240,7 @@ def _read_registry(path: Path = REGISTRY_FILE) -> tuple[dict[str, Dataset], dict
     datasets = {name: Dataset(name=name, description=e["description"], files=dict(e.get("files") or {}),
                               licence=e["licence"], citation=e["citation"], kind=e["kind"],
                               loader=e["loader"], studies=tuple(e["studies"]), meta=dict(e.get("meta") or {}),
-                              package=e.get("package"))
+                              package=e.get("package"), role=e.get("role", "data"))
                 for name, e in doc["datasets"].items()}
     return datasets, dict(doc["user_formats"])
 
@@ -287,8 +288,9 @@ def get(name: str) -> Dataset:
     return DATASETS[name]
 
 
-def for_study(study: str) -> list[str]:
-    return [n for n, d in DATASETS.items() if study in d.studies]
+def for_study(study: str, role: str | None = None) -> list[str]:
+    """The registered datasets of ``study`` (of one ``role`` only, when given), in registry order."""
+    return [n for n, d in DATASETS.items() if study in d.studies and role in (None, d.role)]
 
 
 def check_user_file(study: str, path: str | Path) -> None:

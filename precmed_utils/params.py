@@ -42,6 +42,8 @@ COMMON_CONSTRAINTS = {
     "device": {"choices": ["auto", "cpu", "cuda"]},
     "profile": {"choices": list(PROFILES)},
 }
+# In a profile file, `data: {choices: [all, <registry>]}` stands for the study's datasets in the registry
+REGISTRY_CHOICES = "<registry>"
 # The runner injects this name (with every resolved value) into the notebooks it executes, so that
 # a notebook knows its values already include the profile's and does not apply it a second time.
 RESOLVED_MARKER = "precmed_resolved"
@@ -115,6 +117,12 @@ def study_spec(study: str) -> dict[str, Param]:
     check_study(study)
     nb = json.loads(notebook_path(study).read_text(encoding="utf-8"))
     constraints = {**COMMON_CONSTRAINTS, **_load_profile_file(study)["constraints"]}
+    if REGISTRY_CHOICES in constraints.get("data", {}).get("choices", []):
+        from .data import for_study  # the study's datasets come from the registry, in its order
+
+        c = constraints["data"]
+        expand = {REGISTRY_CHOICES: for_study(study, "data")}
+        constraints["data"] = {**c, "choices": [x for v in c["choices"] for x in expand.get(v, [v])]}
     spec = {}
     for p in parse_parameters_cell(parameters_cell(nb)):
         spec[p.name] = Param(p.name, p.type, p.default, p.help, constraints.get(p.name, {}))

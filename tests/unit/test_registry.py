@@ -76,3 +76,16 @@ def test_the_package_has_no_import_circle():
 
     for m in sorted(modules):
         visit(m, [])
+
+
+def test_data_choices_come_from_the_registry():
+    from precmed_utils.params import REGISTRY_CHOICES, _load_profile_file, study_spec
+
+    for study in all_studies():
+        written = _load_profile_file(study)["constraints"]["data"]["choices"]
+        assert REGISTRY_CHOICES in written, f"{study}: its profile file lists datasets by hand"
+        choices = study_spec(study)["data"].constraint["choices"]
+        assert [c for c in choices if c in data.DATASETS] == data.for_study(study, "data")
+    # a reference set or a pretraining corpus is used beside the data, never as the data
+    assert "ohdsi_reference_sets" not in study_spec("adr_bcpnn")["data"].constraint["choices"]
+    assert "e3c_layer3" not in study_spec("temporal_events")["data"].constraint["choices"]
