@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import multiprocessing as mp
 import os
 import shutil
@@ -91,6 +92,17 @@ def prepare(study: str, profile: str = "default", overrides: dict | None = None,
         data_registry.check_user_file(study, path)  # raises DataError naming what is wrong
         params["data"] = str(path)  # the notebook runs in another folder
     return params
+
+
+class _QuietMarker(logging.Filter):
+    """papermill warns of every injected name its notebook does not declare; the runner's marker
+    (RESOLVED_MARKER) is such a name on purpose, so that warning is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RESOLVED_MARKER not in record.getMessage()
+
+
+logging.getLogger("papermill").addFilter(_QuietMarker())
 
 
 class Terminated(KeyboardInterrupt):
