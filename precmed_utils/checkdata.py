@@ -31,11 +31,12 @@ _NA = data._NA_TOKENS  # what the readers take for a missing value
 
 
 def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, upper: bool = False,
-           expected: str = "", style: str = "list", row_names: bool = False) -> pd.DataFrame | None:
-    """A CSV (plain or gzipped) as text, one column per header name plus ``_line`` (the line in
-    the file, header = 1); missing required columns and rows of the wrong width are reported.
-    ``row_names``: an empty first header cell names a column of row names, as R's ``write.csv``
-    and pandas' ``to_csv`` write them; it is called ``(row names)``."""
+           expected: str = "", style: str = "list", row_names: bool | str = False) -> pd.DataFrame | None:
+    """A CSV (plain or gzipped, with or without a byte-order mark) as text, one column per header
+    name plus ``_line`` (the line in the file, header = 1); missing required columns and rows of
+    the wrong width are reported. ``row_names``: a first column of row names, as R's ``write.csv``
+    and pandas' ``to_csv`` write them (``data.is_row_names``), is called ``(row names)``, or the
+    name given."""
     if not path.exists():
         report.add(path, "", f"no such file. {expected}".strip())
         return None
@@ -50,8 +51,9 @@ def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, uppe
                 report.add(path, "", f"the file is empty. {expected}".strip())
                 return None
             header = [h.strip().upper() if upper else h.strip() for h in header]
-            if row_names and not header[0]:
-                header[0] = "(row names)"
+            body = list(reader)
+            if row_names and data.is_row_names(header[0], [r[0] for r in body[:50] if r]):
+                header[0] = row_names if isinstance(row_names, str) else "(row names)"
             missing = [c for c in required if c not in header]
             shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
             if missing and style == "named":  # the wording of each reader, kept
@@ -67,7 +69,7 @@ def _table(path: Path, report: Problems, required: tuple[str, ...] = (), *, uppe
             if dupes:
                 report.add(path, "line 1", f"duplicate column names {dupes[:5]}")
             rows, lines = [], []
-            for line, row in enumerate(reader, start=2):
+            for line, row in enumerate(body, start=2):
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
@@ -116,7 +118,7 @@ def _non_empty(report: Problems, path: Path, df: pd.DataFrame, cols) -> None:
 
 def check_labelled_matrix(path: Path, report: Problems, min_per_class: int = 2, **_kw) -> None:
     expected = f"Expected: {data.LABELLED_MATRIX_FORMAT}"
-    df = _table(path, report, ("label",), expected=expected, style="named")
+    df = _table(path, report, ("label",), expected=expected, style="named", row_names="sample")
     if df is None:
         return
     if df.empty:
@@ -142,7 +144,7 @@ def check_labelled_matrix(path: Path, report: Problems, min_per_class: int = 2, 
 
 def check_survival_table(path: Path, report: Problems, **_kw) -> None:
     expected = f"Expected: {data.SURVIVAL_TABLE_FORMAT}"
-    df = _table(path, report, ("event", "time"), expected=expected, style="named")
+    df = _table(path, report, ("event", "time"), expected=expected, style="named", row_names="sample")
     if df is None:
         return
     genes = [c for c in df.columns if c.startswith(data.GENE_PREFIX)]

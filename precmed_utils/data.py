@@ -121,11 +121,52 @@ ID_COLUMNS = ("sample", "sample_id", "id")
 
 
 def _open_text(path: Path):
+    """A text file, gzipped or not whatever its name says (by its first bytes), read as UTF-8 with
+    or without the byte-order mark Excel writes; line ends are left to the CSV reader (CRLF too)."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+# The first header cell above a column of row names: R's write.csv writes "", pandas' to_csv ""
+# (read back by pandas as "Unnamed: 0"), and R's read.csv turns "" into "X".
+ROW_NAME_HEADERS = ("", "Unnamed: 0")
+
+
+def is_row_names(header: str, values) -> bool:
+    """Whether a table's first column holds row names: an empty header cell (or pandas' name for
+    one), or R's "X" above values that are not numbers (a feature named X stays a feature)."""
+    h = str(header).strip()
+    if h in ROW_NAME_HEADERS:
+        return True
+    vals = [v for v in values if str(v).strip()]
+    return h == "X" and bool(vals) and pd.to_numeric(pd.Series(vals, dtype=str), errors="coerce").isna().all()
+
+
+def row_names_first(path: Path, peek: int = 50) -> bool:
+    """Whether the CSV at ``path`` starts with a column of row names (see ``is_row_names``)."""
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            values = [row[0] for _, row in zip(range(peek), reader, strict=False) if row]
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error):
+        return False
+    return bool(header) and is_row_names(header[0], values)
+
+
+def read_user_csv(path: Path, *, row_names_as: str | None = None, **kwargs) -> pd.DataFrame:
+    """A user's CSV read by pandas whatever wrote it (gzip by content, a byte-order mark, CRLF);
+    column names stripped. ``row_names_as``: the name a first column of row names gets."""
+    with _open_text(path) as fh:
+        df = pd.read_csv(fh, **kwargs)
+    df.columns = [str(c).strip() for c in df.columns]
+    if row_names_as and len(df.columns) and row_names_as not in df.columns \
+            and is_row_names(df.columns[0], df.iloc[:, 0].astype(str)):
+        df = df.rename(columns={df.columns[0]: row_names_as})
+    return df
 
 
 def read_header(path: Path, expected: str) -> list[str]:
@@ -152,6 +193,8 @@ def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
     """
     path = Path(path).expanduser()
     header = read_header(path, f"Expected: {LABELLED_MATRIX_FORMAT}")
+    if row_names_first(path):  # R's write.csv or pandas' to_csv with an index: the sample ids
+        header[0] = "sample"
     if "label" not in header:
         shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
         raise DataError(f"{path}, line 1: no column named 'label' (columns: {shown}). "
@@ -159,14 +202,14 @@ def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
     dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
         raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
-    fast = _read_numeric_fast(path)
+    fast = _read_numeric_fast(path, header[0] == "sample")
     if fast is not None:
         return _finish_matrix(path, *fast, min_per_class=min_per_class)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = read_user_csv(path, row_names_as="sample", dtype=str, keep_default_na=False,
+                           skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: malformed CSV ({exc}). Expected: {LABELLED_MATRIX_FORMAT}") from exc
-    df.columns = [c.strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path}: header only, no samples")
     id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
@@ -192,13 +235,12 @@ def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
     return _finish_matrix(path, num.astype(float), y, ids, min_per_class=min_per_class)
 
 
-def _read_numeric_fast(path: Path):
+def _read_numeric_fast(path: Path, row_names: bool = False):
     """The common case, a clean file: one vectorised read. None if anything needs a diagnosis."""
     try:
-        df = pd.read_csv(path, skipinitialspace=True)
+        df = read_user_csv(path, row_names_as="sample" if row_names else None, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return None
-    df.columns = [str(c).strip() for c in df.columns]
     id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
     feats = [c for c in df.columns if c not in ("label", id_col)]
     if not feats or len(df) == 0 or df["label"].isna().any():
@@ -381,10 +423,9 @@ def _read_csv_checked(path: Path, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such file. Expected: {what}")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        df = read_user_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot be read as a CSV ({exc}). Expected: {what}") from exc
-    df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path}: no data rows. Expected: {what}")
     return df
@@ -530,8 +571,8 @@ def prognosis_labels(time_days, event, horizon_days: float = FIVE_YEARS_DAYS) ->
 def _cell_problems(path: Path, cols: list[str], *, allow_missing: tuple[str, ...] = (),
                    hint: dict[str, str] | None = None, limit: int = 10) -> list[str]:
     """Re-read ``cols`` as text and name each cell that is not a number (line, column, what)."""
-    raw = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False,
-                      skipinitialspace=True, skip_blank_lines=False)
+    raw = read_user_csv(path, row_names_as="sample", dtype=str, keep_default_na=False, skipinitialspace=True,
+                        skip_blank_lines=False)[cols]
     problems = []
     for col in cols:
         text = raw[col].str.strip()
@@ -561,6 +602,9 @@ def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DA
     path = Path(path).expanduser()
     expected = f"Expected: {SURVIVAL_TABLE_FORMAT}"
     header = read_header(path, expected)
+    raw_first = header[0] or "Unnamed: 0"  # what pandas calls the first column
+    if row_names_first(path):  # R's write.csv or pandas' to_csv with an index: the patient ids
+        header[0] = "sample"
     shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
     for col in ("event", "time"):
         if col not in header:
@@ -577,11 +621,11 @@ def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DA
     id_col = next((c for c in ID_COLUMNS if c in header), None)
     clinical = [h for h in header if h not in ("event", "time", id_col) and h not in genes]
     try:
-        df = pd.read_csv(path, skipinitialspace=True, skip_blank_lines=False,
-                         dtype={id_col: str} if id_col else None)
+        ids_as_text = {raw_first if id_col == header[0] else id_col: str} if id_col else None
+        df = read_user_csv(path, row_names_as="sample", skipinitialspace=True, skip_blank_lines=False,
+                           dtype=ids_as_text)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: malformed CSV ({exc}). {expected}") from exc
-    df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path}: header only, no patients")
     values = ["event", "time", *clinical, *genes]

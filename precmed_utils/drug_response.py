@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf computes)
 
-from .data import read_header
+from .data import read_header, read_user_csv
 from .errors import DataError
 
 _NA = ("", "na", "nan", "n/a", "null", "none")
@@ -171,10 +171,9 @@ def read_user_expression(path: Path) -> pd.DataFrame:
     if dupes:
         raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
     try:
-        text = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        text = read_user_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
-    text.columns = [c.strip() for c in text.columns]
     if len(text) < 2:
         raise DataError(f"{path}: {len(text)} cell line(s); at least two are needed")
     ids = text.iloc[:, 0].str.strip()
@@ -201,10 +200,9 @@ def read_user_response(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}, line 1: missing column(s) {missing} (columns: {shown}). "
                         f"Expected: {USER_SCREEN_FORMAT}")
     try:
-        text = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        text = read_user_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
-    text.columns = [c.strip() for c in text.columns]
     if len(text) == 0:
         raise DataError(f"{path}: header only, no responses")
     t = text[["cell_line", "drug"]].apply(lambda s: s.str.strip())
