@@ -49,7 +49,7 @@ run: $(STAMP)
 	$(BIN)/precmed run $(STUDY) --profile $(PROFILE) $(PARAMS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check precmed_utils tests
+	$(BIN)/ruff check precmed_utils tests benchmarks notebooks
 
 # The browser test (tests/test_browser.py) drives the system's Chromium through ChromeDriver:
 # installed here from the system packages when missing and we are root; otherwise say how.

@@ -383,7 +383,11 @@ def stage_teaching(stage: Path, perf: dict, launch: Launch | None, class_times: 
 BOOTSTRAP_TAG = "precmed-bootstrap"
 BOOTSTRAP_SOURCE = """\
 # Outside the project (Colab, a bare Jupyter) this cell fetches and installs it; inside, it does nothing.
-import importlib.util, os, subprocess, sys  # noqa: E401
+import importlib.util
+import os
+import subprocess
+import sys
+
 if importlib.util.find_spec("precmed_utils") is None:
     REPOSITORY = os.environ.get("PRECMED_REPOSITORY_URL", "")  # the project's public git repository
     if not REPOSITORY:
