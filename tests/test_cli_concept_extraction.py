@@ -7,25 +7,6 @@ import pytest
 from conftest import precmed
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["-p", "models=CRF,LSTMX"], "'LSTMX' is not allowed (did you mean 'LSTM'?)"),
-    (["-p", "scheme=BILOU"], "scheme: 'BILOU' is not allowed"),
-    (["-p", "n_seeds=0"], "n_seeds: 0 is below the minimum 1"),
-    (["-p", "dropout=1.5"], "dropout: 1.5 is above the maximum 0.95"),
-    (["-p", "optimizer=rmsprop"], "optimizer: 'rmsprop' is not allowed"),
-    (["-p", "hidden=fifty"], "cannot read 'fifty' as int"),
-    (["-p", "data=phe"], "'phe' is not allowed"),
-    (["-p", "data=/no/such/corpus"], "does not exist"),
-])
-def test_bad_parameters_are_refused(tmp_path, args, expected):
-    runs = tmp_path / "runs"
-    r = precmed("run", "concept_extraction", *args, "--runs-dir", str(runs))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert "Traceback" not in r.stderr
-    assert not runs.exists()
-
-
 def _brat(folder, ann, text="pain in leg"):
     folder.mkdir()
     (folder / "a.txt").write_text(text)

@@ -140,19 +140,6 @@ def test_deid_bad_input(tmp_path, model_dir, case, expected):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot  # nothing written
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["-p", "models=char_word,lstm"], "'lstm' is not allowed"),
-    (["-p", "neg_fraction=2"], "above the maximum 1.0"),
-    (["-p", "optimizer=rmsprop"], "'rmsprop' is not allowed"),
-    (["-p", "data=/no/such/notes.xml"], "does not exist"),
-])
-def test_run_bad_parameters(tmp_path, args, expected):
-    r = precmed("run", "deidentification", *args, "--runs-dir", str(tmp_path / "runs"))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert not (tmp_path / "runs").exists()
-
-
 @pytest.mark.parametrize("content,expected", [
     ("<deIdi2b2><TEXT>abc</TEXT><TAGS><NAME start='0' end='9' text='abc' TYPE='DOCTOR'/></TAGS></deIdi2b2>",
      "offsets 0..9 are outside"),

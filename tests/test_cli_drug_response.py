@@ -9,28 +9,6 @@ import pytest
 from conftest import precmed
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["-p", "data=gdcs"], "'gdcs' is not allowed (did you mean 'gdsc'?)"),
-    (["-p", "data=/no/such/screen"], "does not exist"),
-    (["-p", "gdsc_drugs=Olaparib,Olaparibb"], "'Olaparibb' is not allowed (did you mean 'Olaparib'?)"),
-    (["-p", "models=SSVAE,DrVAEE"], "'DrVAEE' is not allowed (did you mean 'DrVAE'?)"),
-    (["-p", "sensitive_fraction=0.99"], "sensitive_fraction: 0.99 is above the maximum 0.95"),
-    (["-p", "n_folds=1"], "n_folds: 1 is below the minimum 2"),
-    (["-p", "dim_z1=0"], "dim_z1: 0 is below the minimum 2"),
-    (["-p", "epochs=many"], "cannot read 'many' as int"),
-    (["-p", "sim_pair_fraction=1.5"], "sim_pair_fraction: 1.5 is above the maximum 1.0"),
-    (["-p", "nci60_drugs="], "nci60_drugs: needs at least 1 item(s)"),
-    (["-p", "n_genez=10"], "unknown parameter 'n_genez'"),
-])
-def test_bad_parameters_are_refused(tmp_path, args, expected):
-    runs = tmp_path / "runs"
-    r = precmed("run", "drug_response", *args, "--runs-dir", str(runs))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert "Traceback" not in r.stderr
-    assert not runs.exists()
-
-
 def _screen(folder, n_lines=40, n_genes=30, drugs=("zorbazine", "quintaxel"), seed=0, expr_text=None,
             resp_text=None):
     """A small screen with a planted signal: the response to each drug follows gene 0 (or 1)."""

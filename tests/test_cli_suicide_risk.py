@@ -9,26 +9,6 @@ import pytest
 from conftest import precmed
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["-p", "n_hidden=0"], "n_hidden: 0 is below the minimum 2"),
-    (["-p", "test_fraction=0.9"], "test_fraction: 0.9 is above the maximum 0.5"),
-    (["-p", "min_psych_items=0"], "min_psych_items: 0 is below the minimum 1"),
-    (["-p", "cd_k=0"], "cd_k: 0 is below the minimum 1"),
-    (["-p", "lr_c_grid=1,-1"], "lr_c_grid: -1.0 is below the minimum"),
-    (["-p", "rbm_epochs=many"], "cannot read 'many' as int"),
-    (["-p", "data=ehr_simulatd"], "'ehr_simulatd' is not allowed"),
-    (["-p", "data=/no/such/mimic"], "does not exist"),
-    (["-p", "n_hiden=10"], "n_hiden"),
-])
-def test_bad_parameters_are_refused(tmp_path, args, expected):
-    runs = tmp_path / "runs"
-    r = precmed("run", "suicide_risk", *args, "--runs-dir", str(runs))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert "Traceback" not in r.stderr
-    assert not runs.exists()
-
-
 def _mimic(folder, n=90, seed=0):
     """A tiny MIMIC-III-format folder: every subject has a psychiatric admission (three items), some
     a readmission within 90 days with suicidal ideation or self-harm."""

@@ -7,26 +7,6 @@ import json
 import pytest
 from conftest import precmed
 
-
-@pytest.mark.parametrize("args,expected", [
-    (["-p", "models=CRF,BiLSTMX"], "'BiLSTMX' is not allowed (did you mean 'BiLSTM'?)"),
-    (["-p", "inits=glove"], "'glove' is not allowed"),
-    (["-p", "n_seeds=0"], "n_seeds: 0 is below the minimum 1"),
-    (["-p", "dev_fraction=0.9"], "dev_fraction: 0.9 is above the maximum 0.5"),
-    (["-p", "pretrain_noncommercial=maybe"], "pretrain_noncommercial"),
-    (["-p", "hidden=big"], "cannot read 'big' as int"),
-    (["-p", "data=e3c"], "'e3c' is not allowed"),
-    (["-p", "data=/no/such/anafora"], "does not exist"),
-])
-def test_bad_parameters_are_refused(tmp_path, args, expected):
-    runs = tmp_path / "runs"
-    r = precmed("run", "temporal_events", *args, "--runs-dir", str(runs))
-    assert r.returncode == 2, r.stderr
-    assert expected in r.stderr
-    assert "Traceback" not in r.stderr
-    assert not runs.exists()
-
-
 TEXT = "The patient had a colonoscopy on 3 May 2014."
 
 
