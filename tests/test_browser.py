@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from precmed_utils import teaching
 from precmed_utils.studies import implemented_studies, notebook_path

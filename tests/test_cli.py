@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, precmed, write_matrix
+from helpers import ROOT, precmed, write_matrix
 
 from precmed_utils.studies import all_studies, implemented_studies
 

@@ -3,7 +3,7 @@ message naming the parameter and what was expected, no traceback and no run fold
 every study (other bad input: test_cli.py, test_cli_check_data.py and the per-study files)."""
 
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 BAD = [  # study, -p NAME=VALUE, what the error must say
     # concept_extraction

@@ -2,7 +2,7 @@
 broken data, exit 2 for bad input (unknown study, a study without a user format, no such path)."""
 
 import pytest
-from conftest import write_matrix
+from helpers import write_matrix
 
 from precmed_utils.cli import main
 

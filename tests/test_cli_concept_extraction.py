@@ -1,10 +1,10 @@
 """`precmed run concept_extraction` with bad input: refused before anything runs (exit status 2),
-with a message naming the parameter, file and line; a user's CoNLL corpus runs end to end."""
+with a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's CoNLL corpus runs end to end."""
 
 import json
 
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 
 def _brat(folder, ann, text="pain in leg"):

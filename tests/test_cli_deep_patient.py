@@ -1,21 +1,12 @@
-"""`precmed run deep_patient` with bad parameters: refused before anything runs (exit status 2), with
-a message naming the parameter; MIMIC-III-format folders (the demo and a tiny one written here)
-run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py."""
+"""`precmed run deep_patient` on MIMIC-III-format folders (the demo and a tiny one written here)
+run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py;
+bad parameters: test_cli_bad_parameters.py."""
 
 import json
 
+import numpy as np
 import pytest
-from conftest import output_text, precmed
-
-ADM = "ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME\n"
-DX = "ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD9_CODE\n"
-
-
-def _mimic(folder, adm_rows, dx_rows):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ADMISSIONS.csv").write_text(ADM + "".join(r + "\n" for r in adm_rows))
-    (folder / "DIAGNOSES_ICD.csv").write_text(DX + "".join(r + "\n" for r in dx_rows))
-    return folder
+from helpers import TinyMimic, output_text, precmed
 
 
 @pytest.mark.slow
@@ -37,24 +28,16 @@ def test_user_mimic_folder_runs_end_to_end(tmp_path):
     """60 patients admitted twice, a year apart; half of those with hypertension at the first
     admission (every other one) get a new diabetes code at the second, the others a tobacco-history
     code. Only aggregates may appear in the notebook."""
-    adm, dx = [], []
-    row = 0
+    m = TinyMimic(first_hadm=19999)  # admissions 20000 + 2s and 20001 + 2s
     for s in range(60):
         subject = 9000 + s
-        h1, h2 = 20000 + 2 * s, 20001 + 2 * s
-        adm += [f"{2 * s},{subject},{h1},2150-03-0{1 + s % 9} 08:00:00",
-                f"{2 * s + 1},{subject},{h2},2151-06-1{s % 9} 08:00:00"]
         first = ["4019", "2724"] if s % 2 == 0 else ["5990", "486"]
-        for c in first:
-            row += 1
-            dx.append(f"{row},{subject},{h1},1,{c}")
         second = ["25000"] if s % 2 == 0 else ["V1582"]
         if s % 6 == 1:
             second.append("42731")
-        for c in second:
-            row += 1
-            dx.append(f"{row},{subject},{h2},1,{c}")
-    folder = _mimic(tmp_path / "mimic", adm, dx)
+        m.visit(subject, np.datetime64(f"2150-03-0{1 + s % 9}"), first)
+        m.visit(subject, np.datetime64(f"2151-06-1{s % 9}"), second)
+    folder = m.write(tmp_path / "mimic")
     runs = tmp_path / "runs"
     r = precmed("run", "deep_patient", "--profile", "smoke", "-p", f"data={folder}", "-p", "split_day=200",
                 "-p", "min_train_positives=3", "-p", "test_fraction=0.3",

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import precmed
+from helpers import precmed
 
 from precmed_utils import deid
 from precmed_utils.span_metrics import binary_token_scores

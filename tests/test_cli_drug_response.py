@@ -1,12 +1,12 @@
 """`precmed run drug_response` with bad input: refused before anything runs (exit status 2), with a
-message naming the parameter, file and line; a user's screen folder runs end to end."""
+message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's screen folder runs end to end."""
 
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 
 def _screen(folder, n_lines=40, n_genes=30, drugs=("zorbazine", "quintaxel"), seed=0, expr_text=None,

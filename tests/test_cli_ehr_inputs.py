@@ -6,7 +6,7 @@ study's `data` parameter reaches it and reports its errors the same way.
 """
 
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 EHR_STUDIES = ["heart_failure", "suicide_risk", "deep_patient"]
 ADM = "ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME\n"

@@ -1,12 +1,12 @@
-"""`precmed run heart_failure` with bad parameters: refused before anything runs (exit status 2), with
-a message naming the parameter; MIMIC-III-format folders (the demo and a tiny one written here)
-run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py."""
+"""`precmed run heart_failure` on MIMIC-III-format folders (the demo and a tiny one written here)
+run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py;
+bad parameters: test_cli_bad_parameters.py."""
 
 import json
 
 import numpy as np
 import pytest
-from conftest import precmed
+from helpers import TinyMimic, precmed
 
 
 def _mimic(folder, n=120, seed=0):
@@ -14,34 +14,20 @@ def _mimic(folder, n=120, seed=0):
     a third of them get heart failure (ICD-9 4280) at the last admission, after hypertension and
     atrial fibrillation codes at the earlier ones; PATIENTS gives sex and date of birth."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    adm = ["ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME,DISCHTIME"]
-    dx = ["ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD9_CODE"]
-    rx = ["ROW_ID,SUBJECT_ID,HADM_ID,STARTDATE,ENDDATE,DRUG"]
-    pts = ["ROW_ID,SUBJECT_ID,GENDER,DOB"]
+    m = TinyMimic()
     pool = ["25000", "2724", "5990", "486", "311", "53081", "7159"]
-    hadm = 100
     for s in range(1, n + 1):
         start = np.datetime64("2150-01-01") + int(rng.integers(0, 100))
         sick = s % 3 == 0
-        pts.append(f"{len(pts)},{s},{'F' if s % 2 else 'M'},2090-06-0{1 + s % 5} 00:00:00")
+        m.patient(s, "F" if s % 2 else "M", f"2090-06-0{1 + s % 5} 00:00:00")
         for k, offset in enumerate((0, 300, 700)):
-            hadm += 1
-            day = start + offset
-            adm.append(f"{hadm},{s},{hadm},{day} 10:00:00,{day + 3} 10:00:00")
             codes = list(rng.choice(pool, 2, replace=False))
             if sick and k < 2:
                 codes += ["4019", "42731"]
             if sick and k == 2:
                 codes += ["4280"]
-            dx += [f"{len(dx)},{s},{hadm},{j + 1},{c}" for j, c in enumerate(codes)]
-            rx.append(f"{len(rx)},{s},{hadm},{day} 00:00:00,{day + 2} 00:00:00,"
-                      + ("Metoprolol Tartrate" if sick and k < 2 else "Heparin"))
-    (folder / "ADMISSIONS.csv").write_text("\n".join(adm) + "\n")
-    (folder / "DIAGNOSES_ICD.csv").write_text("\n".join(dx) + "\n")
-    (folder / "PRESCRIPTIONS.csv").write_text("\n".join(rx) + "\n")
-    (folder / "PATIENTS.csv").write_text("\n".join(pts) + "\n")
-    return folder
+            m.visit(s, start + offset, codes, ["Metoprolol Tartrate" if sick and k < 2 else "Heparin"])
+    return m.write(folder)
 
 
 def _run_dir(runs):

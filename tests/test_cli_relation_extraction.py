@@ -1,10 +1,10 @@
 """`precmed run relation_extraction` with bad input: refused before anything runs (exit status 2),
-with a message naming the parameter, file and line; a user's i2b2 2010 folder runs end to end."""
+with a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's i2b2 2010 folder runs end to end."""
 
 import json
 
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 
 def _note(folder, con, rel_text, txt="zorbitol gave flumox rash .\n"):

@@ -1,42 +1,29 @@
-"""`precmed run suicide_risk` with bad parameters: refused before anything runs (exit status 2), with
-a message naming the parameter; MIMIC-III-format folders (the demo and a tiny one written here)
-run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py."""
+"""`precmed run suicide_risk` on MIMIC-III-format folders (the demo and a tiny one written here)
+run end to end and show aggregates only. Malformed MIMIC-III tables: test_cli_ehr_inputs.py;
+bad parameters: test_cli_bad_parameters.py."""
 
 import json
 
 import numpy as np
 import pytest
-from conftest import precmed
+from helpers import TinyMimic, precmed
 
 
 def _mimic(folder, n=90, seed=0):
     """A tiny MIMIC-III-format folder: every subject has a psychiatric admission (three items), some
     a readmission within 90 days with suicidal ideation or self-harm."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    adm = ["ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME,DISCHTIME"]
-    dx = ["ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD9_CODE"]
-    rx = ["ROW_ID,SUBJECT_ID,HADM_ID,STARTDATE,ENDDATE,DRUG"]
+    m = TinyMimic()
     pool = ["4019", "25000", "2724", "5990", "486", "42731", "311", "30500"]
     drugs = ["Sertraline", "Lorazepam", "Quetiapine Fumarate", "Furosemide", "Heparin"]
-    hadm = 100
     for s in range(1, n + 1):
         first = np.datetime64("2150-01-01") + int(rng.integers(0, 3000))
         level = rng.choice(3, p=[0.6, 0.25, 0.15])
         for k, offset in enumerate((0, 30 if level else 200)):
-            hadm += 1
-            day = first + offset
-            adm.append(f"{hadm},{s},{hadm},{day} 10:00:00,{day + 3} 10:00:00")
             codes = ["29620", "30000"] + list(rng.choice(pool, 3, replace=False)) if k == 0 else \
                 [["V6284"], ["V6284"], ["E9503", "96509"]][level] + list(rng.choice(pool, 2, replace=False))
-            dx += [f"{len(dx)},{s},{hadm},{j + 1},{c}" for j, c in enumerate(codes)]
-            if k == 0:
-                rx += [f"{len(rx)},{s},{hadm},{day} 00:00:00,{day + 2} 00:00:00,{d}"
-                       for d in rng.choice(drugs, 3, replace=False)]
-    (folder / "ADMISSIONS.csv").write_text("\n".join(adm) + "\n")
-    (folder / "DIAGNOSES_ICD.csv").write_text("\n".join(dx) + "\n")
-    (folder / "PRESCRIPTIONS.csv").write_text("\n".join(rx) + "\n")
-    return folder
+            m.visit(s, first + offset, codes, rng.choice(drugs, 3, replace=False) if k == 0 else ())
+    return m.write(folder)
 
 
 def _run_dir(runs):

@@ -1,11 +1,11 @@
 """`precmed run temporal_events` with bad input: refused before anything runs (exit status 2),
-with a message naming the parameter, or the file, line and element; a user's Anafora corpus runs
+with a message naming the file, line and element (bad parameters: test_cli_bad_parameters.py); a user's Anafora corpus runs
 end to end without its text appearing in the executed notebook."""
 
 import json
 
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 TEXT = "The patient had a colonoscopy on 3 May 2014."
 

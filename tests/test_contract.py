@@ -5,7 +5,7 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT
+from helpers import ROOT
 from papermill.translators import PythonTranslator
 
 from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate

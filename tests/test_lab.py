@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, precmed
+from helpers import ROOT, precmed
 
 from precmed_utils import teaching
 from precmed_utils.errors import BuildError, ParameterError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 from precmed_utils import sweep
 from precmed_utils.errors import ParameterError

@@ -1,6 +1,6 @@
 """The performance page and the chapters' run-time tiers are generated from measured figures."""
 
-from conftest import precmed
+from helpers import precmed
 
 from precmed_utils import benchmark
 from precmed_utils.studies import study_info

@@ -131,7 +131,7 @@ def test_registry_vantveer_is_verified_and_in_days():
 
 
 def test_the_cli_refuses_a_malformed_table_before_running(tmp_path):
-    from conftest import precmed
+    from helpers import precmed
 
     path = write(tmp_path, _bad(BASE, 0, "gene_b", "high"))
     r = precmed("run", "breast_cancer_prognosis", "-p", f"data={path}", "--runs-dir", str(tmp_path / "runs"))

@@ -3,7 +3,7 @@ one has ALL its problems reported, each with its file and location. The fixtures
 the readers' own tests write."""
 
 import pytest
-from conftest import write_matrix
+from helpers import write_matrix
 from test_breast_cancer_data import survival_table, write
 from test_corpora import _docs as brat_docs
 from test_deid import XML as DEID_XML

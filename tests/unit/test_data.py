@@ -2,7 +2,7 @@ import gzip
 import shutil
 
 import pytest
-from conftest import ROOT, write_matrix
+from helpers import ROOT, write_matrix
 
 from precmed_utils import data
 from precmed_utils.errors import DataError

@@ -6,7 +6,7 @@ import json
 import nbformat
 import pandas as pd
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from precmed_utils import privacy, runner
 from precmed_utils.privacy import (
@@ -290,7 +290,7 @@ def test_stage_book_refuses_a_planted_leak_and_stages_a_clean_chapter(tmp_path, 
 
 
 def test_privacy_scan_command(tmp_path):
-    from conftest import precmed
+    from helpers import precmed
 
     leaky = executed_notebook(tmp_path / "leaky.ipynb", [[nbformat.v4.new_output("stream", name="stdout",
                                                                                   text=LEAK)]])
@@ -302,7 +302,7 @@ def test_privacy_scan_command(tmp_path):
 
 
 def test_precmed_book_exits_1_and_says_why_when_a_chapter_is_refused(monkeypatch, tmp_path):
-    from conftest import precmed
+    from helpers import precmed
 
     why = privacy.REFUSED + "cancer_subtyping: 1 likely PHI finding(s) in the outputs of cell(s) 7"
     refused = RunResult("cancer_subtyping", "smoke", False, str(tmp_path), 1.0, why)

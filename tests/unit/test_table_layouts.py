@@ -9,7 +9,7 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import precmed
+from helpers import precmed
 
 from precmed_utils import data, drug_response
 

@@ -98,7 +98,7 @@ def test_tiers_table_comes_from_the_measurements():
 
 
 def test_the_project_teaching_page_has_the_placeholder_and_no_typed_figures():
-    from conftest import ROOT
+    from helpers import ROOT
 
     text = (ROOT / teaching.TEACHING_PAGE).read_text()
     assert teaching.TIERS_PLACEHOLDER in text
