@@ -1,5 +1,6 @@
-"""`precmed run concept_extraction` with bad input: refused before anything runs (exit status 2),
-with a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's CoNLL corpus runs end to end."""
+"""`precmed run concept_extraction` with bad input: refused before anything runs (exit status 2), with
+a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's CoNLL
+corpus runs end to end."""
 
 import json
 

@@ -1,5 +1,6 @@
 """`precmed run drug_response` with bad input: refused before anything runs (exit status 2), with a
-message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's screen folder runs end to end."""
+message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's screen
+folder runs end to end."""
 
 import json
 

@@ -1,5 +1,6 @@
-"""`precmed run relation_extraction` with bad input: refused before anything runs (exit status 2),
-with a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's i2b2 2010 folder runs end to end."""
+"""`precmed run relation_extraction` with bad input: refused before anything runs (exit status 2), with
+a message naming the file and line (bad parameters: test_cli_bad_parameters.py); a user's i2b2 2010
+folder runs end to end."""
 
 import json
 

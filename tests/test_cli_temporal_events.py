@@ -1,6 +1,6 @@
-"""`precmed run temporal_events` with bad input: refused before anything runs (exit status 2),
-with a message naming the file, line and element (bad parameters: test_cli_bad_parameters.py); a user's Anafora corpus runs
-end to end without its text appearing in the executed notebook."""
+"""`precmed run temporal_events` with bad input: refused before anything runs (exit status 2), with a
+message naming the file, line and element (bad parameters: test_cli_bad_parameters.py); a user's
+Anafora corpus runs end to end without its text appearing in the executed notebook."""
 
 import json
 
