@@ -108,6 +108,18 @@ def _dedent(lines: list[str]) -> str:
     return "\n".join(ln[pad:] if ln.strip() else "" for ln in lines).strip("\n")
 
 
+def _fence_end(lines: list[str], start: int, mark: str) -> int:
+    """Index of the line that closes the fence opened at ``start`` with ``mark`` (a run of at least
+    as many of its characters), or ``len(lines)`` when none does."""
+    j = start + 1
+    while j < len(lines):
+        s = lines[j].strip()
+        if s and s == mark[0] * len(s) and len(s) >= len(mark):
+            return j
+        j += 1
+    return len(lines)
+
+
 def parse_exercises(section: str) -> list[Exercise]:
     """Split an exercises section into numbered exercises and the solution after each.
 
@@ -142,34 +154,24 @@ def parse_exercises(section: str) -> list[Exercise]:
             close()
             mark = fence.group(1)
             title = fence.group(2)[len("{admonition}"):].strip()
-            j, options, body = i + 1, {}, []
-            while j < len(lines) and _OPTION.match(lines[j]) and not body:
+            end = _fence_end(lines, i, mark)
+            j, options = i + 1, {}
+            while j < end and _OPTION.match(lines[j]):
                 k, v = _OPTION.match(lines[j]).groups()
                 options[k] = v
                 j += 1
-            while j < len(lines):
-                s = lines[j].strip()
-                if s and s == mark[0] * len(s) and len(s) >= len(mark):
-                    break
-                body.append(lines[j])
-                j += 1
+            body = lines[j:end]
             ex = out[-1]
             if ex.solution is None:
                 ex.solution = _dedent(body)
                 ex.solution_title = title
                 ex.solution_classes = options.get("class", "").split()
-            i = j + 1
+            i = end + 1
             continue
         elif fence and current is not None:  # a code block inside the exercise: copy it whole
-            mark = fence.group(1)
-            current.append(line)
-            i += 1
-            while i < len(lines):
-                current.append(lines[i])
-                s = lines[i].strip()
-                if s and s == mark[0] * len(s) and len(s) >= len(mark):
-                    break
-                i += 1
+            end = _fence_end(lines, i, fence.group(1))
+            current.extend(lines[i:end + 1])
+            i = end
         elif current is not None:
             current.append(line)
         i += 1
@@ -417,17 +419,6 @@ ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader (ClearSolutions.text_stub) and
 _PROFILE_LINE = re.compile(r'^profile: str = "(\w+)"', re.M)
 
 
-def _solution_end(lines: list[str], start: int, mark: str) -> int:
-    """Index of the line that closes the fence opened at ``start`` with ``mark``."""
-    j = start + 1
-    while j < len(lines):
-        s = lines[j].strip()
-        if s and s == mark[0] * len(s) and len(s) >= len(mark):
-            return j
-        j += 1
-    return len(lines)
-
-
 def _markdown(source: str, cell_id: str, metadata: dict | None = None) -> dict:
     return {"cell_type": "markdown", "id": cell_id, "metadata": metadata or {}, "source": source}
 
@@ -451,7 +442,7 @@ def _split_solutions(lines: list[str], inside: bool) -> tuple[list[tuple[str, st
             inside = h.group(2).lower() == "exercises"
         fence = _FENCE.match(line)
         if fence:
-            j = _solution_end(lines, i, fence.group(1))
+            j = _fence_end(lines, i, fence.group(1))
             if inside and fence.group(2).startswith("{admonition}"):
                 body = lines[i + 1:j]
                 while body and _OPTION.match(body[0]):
