@@ -316,8 +316,7 @@ class _UserFormats(MutableMapping):
         return len(self._refs)
 
 
-_DATASETS, _FORMAT_REFS = _read_registry()
-DATASETS: dict[str, Dataset] = _DATASETS
+DATASETS, _FORMAT_REFS = _read_registry()
 # The format each study accepts for a user's own file: (reader, description). The CLI validates
 # a user's file with the same reader before a run starts.
 USER_FORMATS: Mapping[str, tuple[Callable, str]] = _UserFormats(_FORMAT_REFS)
