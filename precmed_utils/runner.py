@@ -549,7 +549,7 @@ def class_times_markdown(results: dict[str, RunResult]) -> str:
         cells = []
         for prof in ("smoke", "default"):
             this = r.profile == prof and r.ok
-            rec = run_record(r) if this else _newest_run(Path(r.path).parent, prof)
+            rec = run_record(r) if this else _newest_run(Path(r.path).parent, prof) if r.path else {}
             if not rec.get("seconds"):
                 cells.append("—")
                 continue
