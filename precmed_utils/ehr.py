@@ -401,7 +401,11 @@ def read_mimic3(folder: str | Path) -> EHR:
         s = patients["subject"]
         patients["sex"] = info["sex"].reindex(s).fillna("U").to_numpy()
         dobs = info["dob"].reindex(s)
-        age = (first_adm.reindex(s).to_numpy() - dobs.to_numpy()) / np.timedelta64(1, "D") / 365.25
+        # in seconds: MIMIC shifts the birth of patients over 89 to 300 years before their first
+        # admission, beyond the +-292 years a nanosecond difference holds
+        sec = "datetime64[s]"
+        span = first_adm.reindex(s).to_numpy().astype(sec) - dobs.to_numpy().astype(sec)
+        age = span / np.timedelta64(1, "D") / 365.25
         shifted = int(np.nansum(age > 89))
         if shifted:
             notes.append(f"PATIENTS: {shifted} ages above 89 (MIMIC's shifted dates of birth) set to 90")

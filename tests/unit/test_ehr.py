@@ -46,6 +46,8 @@ def test_reads_the_demo_tables(demo):
     assert len(demo.code_ids("D:428*")) > 0
     assert demo.first_day(demo.code_ids("D:428*")).notna().sum() == 35  # PAPERS/data README: 35 patients
     assert demo.patients["age"].max() <= 90 and demo.patients["sex"].isin(["F", "M"]).all()
+    # the 8 demo patients over 89 (births shifted 300 years back) are 90, not a negative overflow
+    assert demo.patients["age"].min() >= 0 and (demo.patients["age"] == 90).sum() == 8
     assert (demo.events["day"] >= 0).all()
     assert demo.vocab.set_index("code").at["D:4280", "title"].startswith("CHF")
 
