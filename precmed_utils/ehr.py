@@ -205,13 +205,44 @@ class EHR:
         return pd.DataFrame({"value": rows})
 
 
-def _vocab_frame(codes: list[str], titles: dict[str, str]) -> pd.DataFrame:
+# ICD-10-CM chapters by the first three characters of a code, named as the ICD-9 chapters above
+# where the two classifications share a chapter (ICD-10-CM Tabular List, chapters 1-22).
+_ICD10_CHAPTERS = [
+    ("A00", "B99", "infectious"), ("C00", "D49", "neoplasms"), ("D50", "D89", "blood"),
+    ("E00", "E89", "endocrine/metabolic"), ("F01", "F99", "mental"), ("G00", "H95", "nervous/sense organs"),
+    ("I00", "I99", "circulatory"), ("J00", "J99", "respiratory"), ("K00", "K95", "digestive"),
+    ("L00", "L99", "skin"), ("M00", "M99", "musculoskeletal"), ("N00", "N99", "genitourinary"),
+    ("O00", "O9A", "pregnancy"), ("P00", "P96", "perinatal"), ("Q00", "Q99", "congenital"),
+    ("R00", "R99", "symptoms/ill-defined"), ("S00", "T88", "injury/poisoning"),
+    ("U00", "U85", "special purposes (U)"), ("V00", "Y99", "external causes (V-Y)"),
+    ("Z00", "Z99", "supplementary (Z)"),
+]
+
+
+def icd10_chapter(code: str) -> str:
+    """The ICD-10-CM chapter of a diagnosis code (``"I509"``, ``"D10:I509"``)."""
+    head = code.split(":", 1)[-1].strip().upper()[:3]
+    for lo, hi, name in _ICD10_CHAPTERS:
+        if len(head) == 3 and lo <= head <= hi:
+            return name
+    return "unknown"
+
+
+def _vocab_frame(codes: list[str], titles: dict[str, str],
+                 kinds: dict[str, str] | None = None) -> pd.DataFrame:
+    """The vocabulary table. ``kinds`` (code -> kind) overrides the kind read from the prefix
+    (codes such as ``SNOMED:4229440`` whose prefix names a vocabulary, not a kind). Blocks: the
+    ICD-9 category without prefix (``428``), ``D10:`` and the ICD-10 category (``D10:I50``), else
+    the code itself."""
+    kind = [(kinds or {}).get(c) or code_kind(c) for c in codes]
     return pd.DataFrame({
         "code": codes,
-        "kind": [code_kind(c) for c in codes],
+        "kind": kind,
         "title": [titles.get(c, "") for c in codes],
-        "chapter": [icd9_chapter(c) if c.startswith("D:") else code_kind(c) for c in codes],
-        "block": [icd9_block(c) if c.startswith("D:") else c for c in codes],
+        "chapter": [icd9_chapter(c) if c.startswith("D:") else icd10_chapter(c) if c.startswith("D10:")
+                    else k for c, k in zip(codes, kind, strict=True)],
+        "block": [icd9_block(c) if c.startswith("D:") else "D10:" + c[4:7] if c.startswith("D10:") else c
+                  for c in codes],
     })
 
 
