@@ -4,7 +4,8 @@
 first: the text formats (brat, CoNLL/BIO, Anafora, i2b2 2014 XML, i2b2 2010) are checked by
 their readers with a collecting :class:`~precmed_utils.errors.Problems`, so a reader and its check
 share one set of rules; the tables (labelled matrix, survival table, pharmacovigilance tables,
-drug screen, MIMIC-III) are checked cell by cell here. When nothing is found, the study's reader
+drug screen, MIMIC-III) are checked cell by cell here; the other EHR layouts (MIMIC-IV, OMOP,
+MEDS) by their readers, which also collect every problem. When nothing is found, the study's reader
 runs as well, and whatever it still rejects (class sizes, follow-up in days, ...) is reported, so
 data that passes the check is data the study accepts.
 
@@ -332,6 +333,23 @@ def check_mimic3(path: Path, report: Problems, **_kw) -> None:
         dates(p, pt, "DOB", empty_ok=True)
 
 
+def check_ehr(path: Path, report: Problems, **_kw) -> None:
+    """The EHR studies' folder in any of its four layouts: MIMIC-III cell by cell (check_mimic3);
+    MIMIC-IV, OMOP and MEDS by their readers in ehr_formats, which report every problem to a
+    collecting ``report`` (one set of rules for the reader and its check)."""
+    from . import ehr_formats
+
+    try:
+        layout = ehr_formats.detect_layout(path)
+    except DataError as exc:
+        report.add(*_split(path, str(exc)))
+        return
+    if layout == "MIMIC-III":
+        check_mimic3(path, report)
+    else:
+        ehr_formats.read_ehr(path, report=report)
+
+
 # --- the registry of checks ---------------------------------------------------------------------
 
 def _by_reader(reader: Callable) -> Callable[[Path, Problems], None]:
@@ -354,7 +372,7 @@ def _checks() -> dict[str, Callable]:
         "relation_extraction": _by_reader(relations.read_i2b2_relations),
         "drug_response": check_drug_screen,
     }
-    checks.update({s: check_mimic3 for s in ehr.EHR_STUDIES})
+    checks.update({s: check_ehr for s in ehr.EHR_STUDIES})
     return checks
 
 
