@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from . import phenotypes
 from .ehr import EHR
 
-HF_CODES = ["D:428*"]  # ICD-9 428.x: heart failure
+# ICD-9 428.x: heart failure (phenotypes.yml; an EHR with ICD-10 codes gets the ICD-10 patterns too)
+HF_CODES = phenotypes.definitions()["heart_failure"]["codes"]["D:"]
 
 
 def _visit_days(ehr: EHR) -> tuple[np.ndarray, np.ndarray]:
@@ -44,14 +46,16 @@ def age_band(age, years: int) -> np.ndarray:
     return np.where(np.isfinite(a), np.floor(np.nan_to_num(a) / years), -1).astype(np.int64)
 
 
-def matched_case_control(ehr: EHR, *, outcome_codes=HF_CODES, controls_per_case: int = 4,
+def matched_case_control(ehr: EHR, *, outcome_codes=None, controls_per_case: int = 4,
                          age_band_years: int = 5, prediction_window_days: int = 180,
                          observation_window_days: int = 0, min_obs_visits: int = 1,
                          seed: int = 0) -> pd.DataFrame:
     """A matched case-control cohort with the paper's protocol.
 
     - **Case**: a patient's first ``outcome_codes`` code; the index day is that day (incident
-      cases: the first diagnosis, whatever came before it).
+      cases: the first diagnosis, whatever came before it). ``outcome_codes=None``: the
+      heart_failure patterns of phenotypes.yml for the vocabularies in ``ehr`` (ICD-9 428.x on
+      ICD-9 data, as before; ICD-10 I50.x and the others on ICD-10 data).
     - **Observation window**: ``[index - prediction_window_days - observation_window_days,
       index - prediction_window_days)``; ``observation_window_days = 0`` means all history before
       the window's end. Cases (and controls) need at least ``min_obs_visits`` visit days in it.
@@ -70,6 +74,8 @@ def matched_case_control(ehr: EHR, *, outcome_codes=HF_CODES, controls_per_case:
         raise ValueError("controls_per_case, prediction_window_days and observation_window_days must be >= 0")
     rng = np.random.default_rng(seed)
     n = ehr.n_patients
+    if outcome_codes is None:
+        outcome_codes = phenotypes.patterns("heart_failure", ehr)
     first = ehr.first_day(ehr.code_ids(outcome_codes)).to_numpy()
     keys, stride = _visit_days(ehr)
     ev = ehr.events

@@ -18,11 +18,14 @@ import pandas as pd
 from scipy import sparse
 from sklearn.metrics import f1_score
 
+from . import phenotypes
 from .ehr import EHR, icd9_block
 
 LEVELS = ("low", "moderate", "high")
-HIGH_CODES = ["D:E95*"]  # ICD-9 E950-E959: suicide and self-inflicted injury
-MODERATE_CODES = ["D:V6284"]  # ICD-9 V62.84: suicidal ideation
+# The ICD-9 outcome codes (phenotypes.yml; outcome_levels uses the patterns of the vocabularies in the
+# EHR, so ICD-10 data gets X71-X83, T14.91 and R45.851)
+HIGH_CODES = phenotypes.definitions()["self_harm"]["codes"]["D:"]  # E950-E959: suicide, self-inflicted injury
+MODERATE_CODES = phenotypes.definitions()["suicidal_ideation"]["codes"]["D:"]  # V62.84: suicidal ideation
 
 # Psychiatric drug classes by active ingredient (the first word of a lower-case drug name, as
 # MIMIC's PRESCRIPTIONS.DRUG spells them: "Sertraline", "Quetiapine Fumarate", ...). A clinical
@@ -54,14 +57,19 @@ def psychiatric_item(code: str) -> str | None:
     """The psychiatric 'item' a code stands for, or None.
 
     Diagnoses of the ICD-9 mental-disorders chapter (290-319) count by three-digit category
-    (``dx:296``); psychiatric drugs by class (``rx:antipsychotic``). A patient's number of distinct
-    items approximates the number of distinct psychiatric problems and treatments on record.
+    (``dx:296``), those of the ICD-10-CM chapter F01-F99 by three-character category
+    (``D10:F329`` -> ``dx10:F32``); psychiatric drugs by class (``rx:antipsychotic``). A patient's
+    number of distinct items approximates the number of distinct psychiatric problems and treatments
+    on record.
     """
     if code.startswith("D:"):
         c = code[2:]
         if c[:3].isdigit() and 290 <= int(c[:3]) <= 319:
             return "dx:" + c[:3]
         return None
+    if code.startswith("D10:"):  # ICD-10-CM chapter 5, F01-F99, by three-character category
+        c = code[4:].upper()
+        return "dx10:" + c[:3] if c[:1] == "F" and c[1:3].isdigit() else None
     if code.startswith("M:"):
         cls = _INGREDIENT_CLASS.get(active_ingredient(code))
         return None if cls is None else "rx:" + cls
@@ -86,8 +94,9 @@ def assessment_cohort(ehr: EHR, min_items: int = 3, horizon_days: int = 90) -> p
       is known at discharge), so ``obs_end = that day + 1``. An approximation: a clinic's
       assessment dates are not in MIMIC.
 
-    Outcome, within ``[obs_end, obs_end + horizon_days)``: high = any ``E95*`` code, moderate =
-    ``V6284`` without one, low otherwise. Returns one row per cohort patient (index patient_id):
+    Outcome, within ``[obs_end, obs_end + horizon_days)``: high = any self-harm code (ICD-9
+    ``E95*``; ICD-10 X71-X83, T14.91: phenotypes.yml), moderate = a suicidal-ideation code
+    (``V6284``; R45.851) without one, low otherwise. Returns one row per cohort patient (index patient_id):
     obs_end, n_items, level (0/1/2), followed (any event after obs_end: patients with none may
     simply have left the data, counted as low).
     """
@@ -131,7 +140,8 @@ def outcome_levels(ehr: EHR, patient_ids, start, end) -> np.ndarray:
         m = ehr.code_matrix(patient_ids, start, end, code_ids=ehr.code_ids(patterns))
         return np.asarray(m.sum(1)).ravel()
 
-    hi, mod = count(HIGH_CODES), count(MODERATE_CODES)
+    hi = count(phenotypes.patterns("self_harm", ehr))
+    mod = count(phenotypes.patterns("suicidal_ideation", ehr))
     return np.where(hi > 0, 2, np.where(mod > 0, 1, 0)).astype(int)
 
 
