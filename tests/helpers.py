@@ -105,3 +105,143 @@ class TinyMimic:
             if name in ("ADMISSIONS", "DIAGNOSES_ICD") or len(rows) > 1:
                 (folder / f"{name}.csv").write_text("\n".join(rows) + "\n")
         return folder
+
+
+# --- the MIMIC-III demo in the other EHR layouts (the end-to-end test of precmed_utils.ehr_formats)
+
+def _mimic3_rows(folder: Path) -> dict[str, pd.DataFrame]:
+    """The MIMIC-III tables the readers use, as text, dated as read_mimic3 dates them: diagnoses
+    and procedures at their admission, prescriptions at STARTDATE or else their admission; rows
+    without a code or a date, or whose HADM_ID has no admission, left out (read_mimic3 drops them)."""
+    from precmed_utils import ehr
+
+    tab = {n: ehr._read_table(ehr._find_table(folder, n), cols) for n, (cols, _) in ehr._TABLES.items()
+           if ehr._find_table(folder, n) is not None}
+    adm = tab["ADMISSIONS"]
+    adm_time = dict(zip(adm["HADM_ID"], adm["ADMITTIME"], strict=True))
+    out = {"ADMISSIONS": adm, "PATIENTS": tab["PATIENTS"]}
+    for name in ("DIAGNOSES_ICD", "PROCEDURES_ICD", "PRESCRIPTIONS"):
+        t = tab[name].copy()
+        code = t["DRUG"] if name == "PRESCRIPTIONS" else t["ICD9_CODE"]
+        start = t["STARTDATE"] if name == "PRESCRIPTIONS" else pd.Series("", index=t.index)
+        t["TIME"] = start.where(start != "", t["HADM_ID"].map(adm_time)).fillna("")
+        orphan = (t["HADM_ID"] != "") & ~t["HADM_ID"].isin(adm_time)
+        out[name] = t[(code != "") & (t["TIME"] != "") & ~orphan].reset_index(drop=True)
+    for name in ("D_ICD_DIAGNOSES", "D_ICD_PROCEDURES"):
+        out[name] = tab[name]
+    return out
+
+
+def _dotted(code: str, kind: str) -> str:
+    """An undotted ICD-9-CM code as OMOP's concept_code spells it (4280 -> 428.0, E9500 -> E950.0,
+    3722 -> 37.22 for a procedure)."""
+    head = 2 if kind == "procedure" else 4 if code.startswith("E") else 3
+    return code if len(code) <= head else code[:head] + "." + code[head:]
+
+
+def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv") -> Path:
+    """The MIMIC-III tables of ``src`` as an OMOP CDM v5.4 folder (``fmt`` csv or parquet): person,
+    visit_occurrence, condition_occurrence and procedure_occurrence with ICD9CM / ICD9Proc source
+    concepts (concept ids made up here, standard concept 0), drug_exposure with drug_concept_id 0
+    and the drug name as drug_source_value, and the concept table of those source concepts."""
+    rows = _mimic3_rows(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    adm, pts = rows["ADMISSIONS"], rows["PATIENTS"]
+    sex = {"M": 8507, "F": 8532}
+    dob = pd.to_datetime(pts["DOB"])
+    tables = {"person": pd.DataFrame({
+        "person_id": pts["SUBJECT_ID"].astype(int),
+        "gender_concept_id": pts["GENDER"].map(sex).fillna(0).astype(int),
+        "year_of_birth": dob.dt.year, "month_of_birth": dob.dt.month, "day_of_birth": dob.dt.day,
+        "birth_datetime": dob.dt.strftime("%Y-%m-%d %H:%M:%S")})}
+    at = pd.to_datetime(adm["ADMITTIME"])
+    tables["visit_occurrence"] = pd.DataFrame({
+        "visit_occurrence_id": adm["HADM_ID"].astype(int), "person_id": adm["SUBJECT_ID"].astype(int),
+        "visit_concept_id": 9201, "visit_start_date": at.dt.strftime("%Y-%m-%d"),
+        "visit_start_datetime": at.dt.strftime("%Y-%m-%d %H:%M:%S")})
+    concepts = {}
+
+    def concept(code, vocab, kind, title):
+        key = (vocab, code)
+        if key not in concepts:
+            concepts[key] = (2_000_000_000 + len(concepts), _dotted(code, kind), title)
+        return concepts[key][0]
+
+    titles = {n: dict(zip(rows[n]["ICD9_CODE"], rows[n]["SHORT_TITLE"], strict=True))
+              for n in ("D_ICD_DIAGNOSES", "D_ICD_PROCEDURES")}
+    for name, table, vocab, kind, prefix in (
+            ("DIAGNOSES_ICD", "condition_occurrence", "ICD9CM", "diagnosis", "condition"),
+            ("PROCEDURES_ICD", "procedure_occurrence", "ICD9Proc", "procedure", "procedure")):
+        t = rows[name]
+        dic = titles["D_ICD_DIAGNOSES" if kind == "diagnosis" else "D_ICD_PROCEDURES"]
+        date_col = "condition_start_date" if kind == "diagnosis" else "procedure_date"
+        tables[table] = pd.DataFrame({
+            f"{prefix}_occurrence_id": range(1, len(t) + 1), "person_id": t["SUBJECT_ID"].astype(int),
+            f"{prefix}_concept_id": 0, date_col: pd.to_datetime(t["TIME"]).dt.strftime("%Y-%m-%d"),
+            "visit_occurrence_id": t["HADM_ID"].replace("", None).astype("Int64"),
+            f"{prefix}_source_value": [_dotted(c, kind) for c in t["ICD9_CODE"]],
+            f"{prefix}_source_concept_id": [concept(c, vocab, kind, dic.get(c, "")) for c in t["ICD9_CODE"]]})
+    rx = rows["PRESCRIPTIONS"]
+    tables["drug_exposure"] = pd.DataFrame({
+        "drug_exposure_id": range(1, len(rx) + 1), "person_id": rx["SUBJECT_ID"].astype(int),
+        "drug_concept_id": 0,
+        "drug_exposure_start_date": pd.to_datetime(rx["TIME"]).dt.strftime("%Y-%m-%d"),
+        "visit_occurrence_id": rx["HADM_ID"].replace("", None).astype("Int64"),
+        "drug_source_value": rx["DRUG"]})
+    tables["concept"] = pd.DataFrame(
+        [(cid, title, vocab, "Condition" if vocab == "ICD9CM" else "Procedure", code)
+         for (vocab, _), (cid, code, title) in concepts.items()],
+        columns=["concept_id", "concept_name", "vocabulary_id", "domain_id", "concept_code"])
+    for name, df in tables.items():
+        if fmt == "parquet":
+            df.to_parquet(dst / f"{name}.parquet", index=False)
+        else:
+            df.to_csv(dst / f"{name}.csv", index=False)
+    return dst
+
+
+def mimic3_to_meds(src: Path, dst: Path, shards: int = 2) -> Path:
+    """The MIMIC-III tables of ``src`` as a MEDS folder: data/<shard>.parquet (subjects split
+    over ``shards`` files, each subject's rows together and in time order) with GENDER//F|M
+    (no time), MEDS_BIRTH, HOSPITAL_ADMISSION at ADMITTIME, ICD9CM//<dotted code> at the
+    admission, ICD9Proc//<dotted code>, MEDICATION//<drug name>; metadata/codes.parquet with the
+    diagnosis titles."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _mimic3_rows(src)
+    adm, pts = rows["ADMISSIONS"], rows["PATIENTS"]
+    subject = pts["SUBJECT_ID"]
+    parts = [pd.DataFrame({"subject_id": subject, "time": pd.NaT, "code": "GENDER//" + pts["GENDER"]}),
+             pd.DataFrame({"subject_id": subject, "time": pd.to_datetime(pts["DOB"]), "code": "MEDS_BIRTH"}),
+             pd.DataFrame({"subject_id": adm["SUBJECT_ID"], "time": pd.to_datetime(adm["ADMITTIME"]),
+                           "code": "HOSPITAL_ADMISSION"})]
+    for name, vocab, kind in (("DIAGNOSES_ICD", "ICD9CM//", "diagnosis"),
+                              ("PROCEDURES_ICD", "ICD9Proc//", "procedure")):
+        t = rows[name]
+        parts.append(pd.DataFrame({"subject_id": t["SUBJECT_ID"], "time": pd.to_datetime(t["TIME"]),
+                                   "code": [vocab + _dotted(c, kind) for c in t["ICD9_CODE"]]}))
+    rx = rows["PRESCRIPTIONS"]
+    parts.append(pd.DataFrame({"subject_id": rx["SUBJECT_ID"], "time": pd.to_datetime(rx["TIME"]),
+                               "code": "MEDICATION//" + rx["DRUG"]}))
+    df = pd.concat(parts, ignore_index=True)
+    df["subject_id"] = df["subject_id"].astype("int64")
+    df["numeric_value"] = np.float32("nan")
+    df = df.sort_values(["subject_id", "time"], na_position="first", kind="stable")
+    schema = pa.schema([("subject_id", pa.int64()), ("time", pa.timestamp("us")), ("code", pa.string()),
+                        ("numeric_value", pa.float32())])
+    (dst / "data").mkdir(parents=True, exist_ok=True)
+    subjects = np.sort(df["subject_id"].unique())
+    for k, chunk in enumerate(np.array_split(subjects, shards)):
+        part = df[df["subject_id"].isin(chunk)]
+        pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False),
+                       dst / "data" / f"{k}.parquet")
+    (dst / "metadata").mkdir(exist_ok=True)
+    dx = rows["D_ICD_DIAGNOSES"]
+    meta = pd.DataFrame({"code": ["ICD9CM//" + _dotted(c, "diagnosis") for c in dx["ICD9_CODE"]],
+                         "description": dx["SHORT_TITLE"], "parent_codes": [[] for _ in range(len(dx))]})
+    meta_schema = pa.schema([("code", pa.string()), ("description", pa.string()),
+                             ("parent_codes", pa.list_(pa.string()))])
+    pq.write_table(pa.Table.from_pandas(meta, schema=meta_schema, preserve_index=False),
+                   dst / "metadata" / "codes.parquet")
+    return dst
