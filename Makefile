@@ -10,7 +10,7 @@ KERNEL := precmed
 JOBS   ?= 2
 PROFILE ?= default
 
-.PHONY: help install lab lab-install book test test-fast lint browser unit smoke run clean distclean
+.PHONY: help install lab lab-install book test test-fast lint lock browser unit smoke run clean distclean
 
 help:
 	@echo "make book    - install, run every study at its default size, build the HTML book"
@@ -19,11 +19,21 @@ help:
 	@echo "make run STUDY=cancer_subtyping [PROFILE=smoke] [PARAMS='-p n_repeats=5']"
 	@echo "make lab     - install JupyterLab and nbgrader, register the '$(KERNEL)' kernel, open notebooks/"
 	@echo "make lab-install - the same without opening JupyterLab"
+	@echo "make lock    - regenerate $(LOCK) after changing pyproject.toml's dependencies"
 	@echo "make clean   - remove the built book;  make distclean - also runs/ and .venv/"
 
-$(STAMP): pyproject.toml
+# The lock pins every package (with hashes) for Linux x86_64, CPU, Python 3.11: on such a machine
+# .venv gets exactly those releases; elsewhere pip resolves pyproject.toml's version ranges.
+LOCK := locks/linux-x86_64-cpu-py311.txt
+LOCK_PLATFORM := import platform, sys; sys.exit(not (sys.version_info[:2] == (3, 11) and platform.system() == "Linux" and platform.machine() == "x86_64"))
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@if $(BIN)/python -c '$(LOCK_PLATFORM)'; then \
+	  echo "installing the locked releases ($(LOCK))"; \
+	  $(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK); \
+	else echo "no lock for this Python and platform: installing from pyproject.toml's version ranges"; fi
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
@@ -47,6 +57,18 @@ book: $(STAMP)
 run: $(STAMP)
 	@test -n "$(STUDY)" || (echo "usage: make run STUDY=<id> [PROFILE=smoke] [PARAMS='-p name=value']"; exit 2)
 	$(BIN)/precmed run $(STUDY) --profile $(PROFILE) $(PARAMS)
+
+# Regenerate the lock after changing pyproject.toml's dependencies (needs the package index; the
+# CPU build of torch comes from PIP_FIND_LINKS or PyTorch's CPU index, see README "GPU").
+lock:
+	test -x .venv-uv/bin/uv || ($(PYTHON) -m venv .venv-uv && .venv-uv/bin/python -m pip install --quiet uv)
+	.venv-uv/bin/uv pip compile pyproject.toml --extra test --extra lab --generate-hashes --quiet \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header \
+	  $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) -o $(LOCK).new
+	(echo "# Every package of .venv, pinned with hashes, for Linux x86_64 (CPU), Python 3.11: make installs it."; \
+	 echo "# Regenerate with 'make lock' after changing pyproject.toml (tests/unit/test_environment.py checks"; \
+	 echo "# that it satisfies pyproject.toml's ranges). torch is the CPU build (+cpu)."; \
+	 cat $(LOCK).new) > $(LOCK) && rm $(LOCK).new
 
 lint: $(STAMP)
 	$(BIN)/ruff check precmed_utils tests benchmarks notebooks

@@ -8,6 +8,7 @@ Used by all studies.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import platform
@@ -38,6 +39,18 @@ def package_versions(names=CORE_PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+LOCK_FILE = "locks/linux-x86_64-cpu-py311.txt"
+
+
+def lock_record() -> dict | None:
+    """The environment lock that `make` installs from (its path and sha256), or None when the
+    project has none (an installed copy without the repository)."""
+    path = project_root() / LOCK_FILE
+    if not path.is_file():
+        return None
+    return {"file": LOCK_FILE, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def git_commit() -> str | None:
@@ -113,6 +126,7 @@ class Run:
             "device": self.device,
             "data": self.data,
             "packages": package_versions(),
+            "lock": lock_record(),
             "platform": platform.platform(),
             "git_commit": git_commit(),
             "started": self.started,
@@ -149,6 +163,8 @@ class Run:
         rows = [("study", m["study"]), ("device", m["device"]), ("git commit", m["git_commit"]),
                 ("started (UTC)", m["started"])]
         rows += [(f"version: {k}", v) for k, v in m["packages"].items()]
+        if m.get("lock"):
+            rows.append(("environment lock", f"{m['lock']['file']} (sha256 {m['lock']['sha256'][:12]})"))
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 
     # -- comparison with the paper ------------------------------------------------------------

@@ -1,8 +1,10 @@
+import hashlib
 import json
 import random
 
 import numpy as np
 import pytest
+from helpers import ROOT
 
 from precmed_utils.errors import DeviceError, ParameterError
 from precmed_utils.params import resolve
@@ -42,6 +44,9 @@ def test_start_run_validates_and_writes_a_manifest(tmp_path):
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert m["study"] == "cancer_subtyping" and m["device"] == "cpu"
     assert m["parameters"]["n_repeats"] == 1 and "numpy" in m["packages"]
+    lock = (ROOT / m["lock"]["file"]).read_bytes()
+    assert m["lock"]["sha256"] == hashlib.sha256(lock).hexdigest()  # the lock make installs from
+    assert run.manifest_frame().loc["environment lock", "value"].startswith(m["lock"]["file"])
     run.add_data({"name": "x", "kind": "open", "sha256": {"f": "0" * 64}})
     assert json.loads((tmp_path / "manifest.json").read_text())["data"][0]["name"] == "x"
     with pytest.raises(ParameterError):
