@@ -520,3 +520,20 @@ def test_phenotype_patterns_follow_the_vocabularies():
     )
     with pytest.raises(KeyError, match="no phenotype 'hf'"):
         phenotypes.patterns("hf")
+
+
+def test_every_icd10_pattern_of_the_phenotypes_is_an_icd10cm_code():
+    """Each ICD-10-CM pattern in phenotypes.yml names a code (or, with '*', a category) of the CMS
+    ICD-10-CM list, so a typo cannot silently define an empty outcome."""
+    import simple_icd_10_cm as cm
+
+    from precmed_utils import phenotypes
+
+    checked = 0
+    for name, d in phenotypes.definitions().items():
+        for pattern in d["codes"].get("D10:", []):
+            code = pattern[len("D10:"):].rstrip("*")
+            dotted = code if len(code) <= 3 else code[:3] + "." + code[3:]
+            assert cm.is_valid_item(dotted), f"{name}: {pattern} is not an ICD-10-CM code ({dotted})"
+            checked += 1
+    assert checked >= 10
