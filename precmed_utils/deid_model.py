@@ -8,8 +8,6 @@ Split from :mod:`precmed_utils.deid` so that reading the corpora (and ``precmed 
 
 from __future__ import annotations
 
-import json
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +16,9 @@ import torch
 from torch import nn
 
 from .deid import SCHEME, note_sentences, phi_category, replace_spans, spans_from_tags
-from .errors import DataError
+from .saved_models import MODEL_CARD as MODEL_CARD  # re-exported: deid.MODEL_CARD
+from .saved_models import MODEL_FILES as MODEL_FILES  # deid.MODEL_FILES
+from .saved_models import load_parts, read_card, save_parts, score_table, weights_licence, write_card
 from .tagger import CRF, Encoders, Tagger, predict, transition_constraints
 from .text import Span
 
@@ -118,9 +118,6 @@ class CharWordBiLSTMCRF(Tagger):
         return self.out(self.drop(h))
 
 
-MODEL_FILES = ("weights.pt", "encoders.json", "config.json")
-
-
 def build_model(config: dict, pretrained: np.ndarray | None = None) -> CharWordBiLSTMCRF:
     """The model a ``config`` (as saved in config.json) describes."""
     keys = ("word_dim", "char_dim", "char_hidden", "word_hidden", "dropout", "use_chars", "use_crf")
@@ -131,36 +128,12 @@ def build_model(config: dict, pretrained: np.ndarray | None = None) -> CharWordB
 
 def save_model(model_dir: str | Path, model: CharWordBiLSTMCRF, encoders: Encoders, config: dict) -> Path:
     """Write ``weights.pt`` (the state dict only), ``encoders.json`` and ``config.json``."""
-    d = Path(model_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / "weights.pt")
-    (d / "encoders.json").write_text(json.dumps(encoders.to_dict()))
-    (d / "config.json").write_text(json.dumps(config, indent=2))
-    return d
+    return save_parts(model_dir, model, encoders, config)
 
 
 def load_model(model_dir: str | Path) -> tuple[CharWordBiLSTMCRF, Encoders, dict]:
     """A saved model, read with ``torch.load(weights_only=True)`` (no code is unpickled)."""
-    d = Path(model_dir).expanduser()
-    missing = [f for f in MODEL_FILES if not (d / f).is_file()]
-    if not d.is_dir() or missing:
-        what = ", ".join(missing) or "folder"
-        raise DataError(f"{d}: not a saved de-identification model (missing {what}); "
-                        "expected the folder <output_dir>/model/ written by the deidentification "
-                        f"notebook, holding {', '.join(MODEL_FILES)}")
-    try:
-        config = json.loads((d / "config.json").read_text())
-        encoders = Encoders.from_dict(json.loads((d / "encoders.json").read_text()))
-        state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
-        model = build_model(config)
-        model.load_state_dict(state)
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, pickle.UnpicklingError, EOFError) as exc:
-        raise DataError(f"{d}: the saved model cannot be loaded ({type(exc).__name__}: {exc})") from exc
-    model.eval()
-    return model, encoders, config
-
-
-MODEL_CARD = "MODEL_CARD.md"
+    return load_parts(model_dir, study="deidentification", what="de-identification", build=build_model)
 
 
 def write_model_card(model_dir: str | Path, *, config: dict, data_info: dict, scores: dict,
@@ -171,22 +144,14 @@ def write_model_card(model_dir: str | Path, *, config: dict, data_info: dict, sc
     ``scores`` maps a metric name to ``{"mean", "sd"}`` over the run's repeats; ``split`` gives
     the saved model's own training data (patients, notes, sequences). Used by the
     deidentification notebook; read back by :class:`DeidModel`."""
-    d = Path(model_dir)
     card = {"model": "character+word BiLSTM-CRF de-identifier (Dernoncourt et al. 2017 architecture)",
             "task": "tag protected health information (PHI) spans in English clinical notes",
             "data": {k: data_info.get(k) for k in ("name", "kind", "licence", "citation")},
             "training": split, "tags": config["tags"],
             "sizes": {k: config.get(k) for k in ("word_dim", "char_dim", "char_hidden", "word_hidden",
                                                  "max_len")},
-            "parameters": params, "scores": scores, "files": list(MODEL_FILES),
-            "loading": "torch.load(weights_only=True): tensors only, no pickled code"}
-    (d / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
-    score_rows = "\n".join(f"| {k} | {v['mean']:.3f} | {v['sd']:.3f} |" if v.get("sd") is not None
-                            else f"| {k} | {v['mean']:.3f} | |" for k, v in scores.items())
-    user = data_info.get("kind") == "restricted"
-    licence = ("the licence of the user's own corpus (restricted: do not share this model outside the "
-               "data agreement; a model can memorise names it was trained on)" if user
-               else data_info.get("licence"))
+            "parameters": params, "scores": scores}
+    licence = weights_licence(data_info, memorises="names")
     text = f"""# Model card: {card['model']}
 
 **Task.** {card['task']}. Input: UTF-8 text. Output: character offsets and a PHI type for each span
@@ -204,7 +169,7 @@ project's (MIT).
 
 | metric | mean | SD |
 |---|---|---|
-{score_rows}
+{score_table(scores)}
 
 **Use.** Python: `DeidModel.load(folder).predict(text)` gives the spans and `.deidentify(text)` a copy
 with `[**TYPE**]` tags or surrogates; the command line: `precmed predict deidentification FOLDER notes/`
@@ -216,8 +181,7 @@ every missed name is a leak), does not know about free-text identifiers outside 
 English-only. Scores on another institution's notes will be lower. Use it as one layer of a
 de-identification process with human review, never as the only safeguard.
 """
-    (d / MODEL_CARD).write_text(text)
-    return d / MODEL_CARD
+    return write_card(model_dir, card, text)
 
 
 class DeidModel:
@@ -235,9 +199,7 @@ class DeidModel:
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "cpu") -> DeidModel:
         model, encoders, config = load_model(model_dir)
-        card_file = Path(model_dir).expanduser() / "model_card.json"
-        card = json.loads(card_file.read_text()) if card_file.is_file() else None
-        return cls(model.to(device), encoders, config, card, device)
+        return cls(model.to(device), encoders, config, read_card(model_dir), device)
 
     def spans(self, text: str) -> list[Span]:
         return tag_text(text, self.model, self.encoders, max_len=self.max_len, device=self.device)
