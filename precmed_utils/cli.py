@@ -27,6 +27,8 @@ EPILOG = """examples:
   precmed benchmark --profiles smoke,default
   precmed deid runs/deidentification/<run>/model notes/ notes_deid/ --mode surrogates
   precmed predict deidentification runs/deidentification/<run>/model notes/ --out spans.json
+  precmed predict concept_extraction runs/concept_extraction/<run>/model notes/
+  precmed predict temporal_events runs/temporal_events/<run>/model note.txt --out spans.json
   precmed privacy-scan runs/cancer_subtyping/<run>
 """
 
@@ -178,7 +180,11 @@ def _cmd_deid(args) -> int:
     return 0
 
 
-PREDICTORS = {"deidentification": "the de-identifier a deidentification run saves in <run>/model"}
+PREDICTORS = {
+    "deidentification": "the de-identifier a deidentification run saves in <run>/model",
+    "concept_extraction": "the medication/ADE tagger a concept_extraction run saves in <run>/model",
+    "temporal_events": "the EVENT/TIMEX3 tagger a temporal_events run saves in <run>/model",
+}
 
 
 def _cmd_predict(args) -> int:
@@ -193,10 +199,17 @@ def _cmd_predict(args) -> int:
     out = Path(args.out).expanduser() if args.out else None
     if out is not None and out.exists():
         raise ParameterError(f"--out {out}: already exists; refusing to overwrite it")
-    from .deid import DeidModel, read_notes
+    from .deid import read_notes
 
     texts = read_notes(args.input)
-    model = DeidModel.load(args.model_dir)
+    if args.study == "deidentification":
+        from .deid import DeidModel
+
+        model = DeidModel.load(args.model_dir)
+    else:
+        from .text_models import TextTagger
+
+        model = TextTagger.load(args.model_dir, args.study)
     doc = {"study": args.study, "model_dir": str(Path(args.model_dir).resolve()),
            "files": [{"file": str(rel), "characters": len(text), "spans": model.predict(text)}
                      for rel, text in texts.items()]}
@@ -304,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="run a model a study saved on new text: spans as JSON (offsets and "
                        "labels, never the text)")
-    p.add_argument("study", help="the study whose model it is: " + ", ".join(PREDICTORS))
+    p.add_argument("study", help="the study whose model it is: "
+                   + "; ".join(f"{k} ({v})" for k, v in PREDICTORS.items()))
     p.add_argument("model_dir", help="the model folder the run saved (<run>/model, with MODEL_CARD.md)")
     p.add_argument("input", help="a UTF-8 text file, or a folder of .txt notes")
     p.add_argument("--out", default=None, help="write the JSON here (must not exist) instead of to stdout")
