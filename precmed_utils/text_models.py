@@ -202,7 +202,7 @@ def write_tagger_card(model_dir: str | Path, *, study: str, name: str, data_info
         config = json.loads((Path(model_dir) / "config.json").read_text())
     labels = sorted({t[2:] for t in config["tags"] if t != "O"})
     card = {"model": f"{name} tagger ({info['paper']})", "study": study, "task": info["task"],
-            "data": {k: data_info.get(k) for k in ("name", "kind", "licence", "citation")},
+            "data": {k: data_info.get(k) for k in ("name", "short", "kind", "licence", "citation")},
             "pretraining": pretraining, "training": training, "tags": config["tags"],
             "scheme": config.get("scheme"),
             "sizes": {k: config.get(k) for k in ("n_words", "embedding_dim", "hidden", "max_len")},
@@ -215,20 +215,22 @@ def write_tagger_card(model_dir: str | Path, *, study: str, name: str, data_info
         pre = (f"\n\n**Pretraining text of the word vectors.** {pretraining.get('name')}: "
                f"{pretraining.get('documents')} documents under {pretraining.get('licences')} (their "
                "attribution terms apply to the vectors the model kept).")
+    spread = ": one seed, so no spread was measured" if n_seeds == 1 else ""
+    data_name = data_info.get("short") or data_info.get("name")
     text = f"""# Model card: {card['model']}
 
 **Task.** {info['task']}. Input: UTF-8 text. Output: character offsets and a label for each span
 ({', '.join(labels)}).{' Why this model: ' + choice if choice else ''}
 
-**Training data.** {data_info.get('name')} ({data_info.get('kind')} data); the run's training split:
+**Training data.** {data_name} ({data_info.get('kind')} data); the run's training split:
 {training.get('documents')} documents, {training.get('sentences')} sentences, {training.get('tokens')} tokens.
 Citation: {data_info.get('citation')}.{pre}
 
 **Licence of the weights.** They are derived from the training data: {weights_licence(data_info)}. The code is
 the project's (MIT).
 
-**Scores on the held-out test split** (mean and SD over the run's {n_seeds} seed(s) of this architecture; the
-saved weights are those of the first seed):
+**Scores on the held-out test split** (mean and SD over the run's {n_seeds} seed(s) of this
+architecture{spread}; the saved weights are those of the first seed):
 
 | metric | mean | SD |
 |---|---|---|
