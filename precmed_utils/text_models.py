@@ -83,11 +83,12 @@ _BUILD_KEYS = ("embedding_dim", "hidden", "dropout", "cell", "bidirectional", "c
 
 
 def build_tagger(config: dict) -> RecurrentTagger:
-    """The model a saved ``config`` describes, its embeddings zero (loading fills every weight; no
-    random numbers are drawn, so loading a model leaves torch's random state as it was)."""
+    """The model a saved ``config`` describes, its embeddings zero (loading fills every weight).
+    Torch's random state is restored afterwards: loading a model changes no later random draw."""
     blank = np.zeros((config["n_words"], config.get("embedding_dim", 100)), dtype=np.float32)
-    return RecurrentTagger(config["n_words"], config["tags"], pretrained=blank,
-                           **{k: config[k] for k in _BUILD_KEYS if k in config})
+    with torch.random.fork_rng(devices=[]):
+        return RecurrentTagger(config["n_words"], config["tags"], pretrained=blank,
+                               **{k: config[k] for k in _BUILD_KEYS if k in config})
 
 
 # --- the studies whose taggers can be saved -----------------------------------------------------
