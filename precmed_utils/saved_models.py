@@ -73,7 +73,10 @@ def load_parts(model_dir: str | Path, *, study: str, what: str,
         model.load_state_dict(state)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError, pickle.UnpicklingError,
             EOFError) as exc:
-        raise DataError(f"{d}: the saved model cannot be loaded ({type(exc).__name__}: {exc}); expected "
+        unpickling = isinstance(exc, (pickle.UnpicklingError, EOFError))
+        reason = ("weights.pt is damaged or not a file of tensors" if unpickling
+                  else (str(exc).strip().splitlines() or [""])[0][:200])  # torch's own messages run to pages
+        raise DataError(f"{d}: the saved model cannot be loaded ({type(exc).__name__}: {reason}); expected "
                         f"weights.pt (a state dict written by torch.save), encoders.json and config.json as "
                         f"the {study} notebook writes them") from exc
     model.eval()
