@@ -1,11 +1,12 @@
 """Neural sequence taggers: a linear-chain CRF layer, padded batches, a training loop with early
 stopping, and hand-made token features for the feature-based CRF baselines (sklearn-crfsuite).
 
-The model a study teaches (its embeddings, its recurrent layers) is written out in the study's
-notebook as a subclass of :class:`Tagger`, which only has to compute per-token ``emissions``;
-this module supplies what every such model shares: the loss (softmax or CRF), decoding,
-batching, training and prediction. Used by concept_extraction and deidentification (later
-temporal_events).
+A study's model is a subclass of :class:`Tagger`, which only has to compute per-token
+``emissions``; the classes live in the package so that a saved model can be loaded by another
+program (``deid_model.CharWordBiLSTMCRF``, ``text_models.RecurrentTagger``) and each notebook
+prints the source of the one it teaches. This module supplies what every such model shares: the
+loss (softmax or CRF), decoding, batching, training (with NeuroNER's rare-word replacement) and
+prediction. Used by concept_extraction, temporal_events and deidentification.
 """
 
 from __future__ import annotations
