@@ -15,11 +15,8 @@ anything or writes into data/. This module also holds the readers of the table f
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
 import importlib
-from collections import Counter
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -29,8 +26,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import DataError
+from .errors import DataError, Problems
 from .studies import project_root
+from .tables import (
+    UNREADABLE,
+    empty,
+    header_problems,
+    is_row_names,  # noqa: F401  (data.is_row_names, as before the tables module)
+    missing,
+    numbers,
+    peek_header,
+    read_csv,
+    read_table,
+    where,
+)
 
 KINDS = ("open", "simulated", "restricted")
 
@@ -120,133 +129,61 @@ LABELLED_MATRIX_FORMAT = (
 ID_COLUMNS = ("sample", "sample_id", "id")
 
 
-def _open_text(path: Path):
-    """A text file, gzipped or not whatever its name says (by its first bytes), read as UTF-8 with
-    or without the byte-order mark Excel writes; line ends are left to the CSV reader (CRLF too)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
-
-
-# The first header cell above a column of row names: R's write.csv writes "", pandas' to_csv ""
-# (read back by pandas as "Unnamed: 0"), and R's read.csv turns "" into "X".
-ROW_NAME_HEADERS = ("", "Unnamed: 0")
-
-
-def is_row_names(header: str, values) -> bool:
-    """Whether a table's first column holds row names: an empty header cell (or pandas' name for
-    one), or R's "X" above values that are not numbers (a feature named X stays a feature)."""
-    h = str(header).strip()
-    if h in ROW_NAME_HEADERS:
-        return True
-    vals = [v for v in values if str(v).strip()]
-    return h == "X" and bool(vals) and pd.to_numeric(pd.Series(vals, dtype=str), errors="coerce").isna().all()
-
-
-def row_names_first(path: Path, peek: int = 50) -> bool:
-    """Whether the CSV at ``path`` starts with a column of row names (see ``is_row_names``)."""
-    try:
-        with _open_text(path) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            values = [row[0] for _, row in zip(range(peek), reader, strict=False) if row]
-    except (UnicodeDecodeError, OSError, EOFError, csv.Error):
-        return False
-    return bool(header) and is_row_names(header[0], values)
-
-
-def read_user_csv(path: Path, *, row_names_as: str | None = None, **kwargs) -> pd.DataFrame:
-    """A user's CSV read by pandas whatever wrote it (gzip by content, a byte-order mark, CRLF);
-    column names stripped. ``row_names_as``: the name a first column of row names gets."""
-    with _open_text(path) as fh:
-        df = pd.read_csv(fh, **kwargs)
-    df.columns = [str(c).strip() for c in df.columns]
-    if row_names_as and len(df.columns) and row_names_as not in df.columns \
-            and is_row_names(df.columns[0], df.iloc[:, 0].astype(str)):
-        df = df.rename(columns={df.columns[0]: row_names_as})
-    return df
-
-
-def read_header(path: Path, expected: str) -> list[str]:
-    """The stripped header row of a CSV (plain or gzipped), or a DataError saying what is wrong."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file. {expected}")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a file. {expected}")
-    try:
-        with _open_text(path) as fh:
-            header = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot be read as a UTF-8 CSV ({exc}). {expected}") from exc
-    if not header:
-        raise DataError(f"{path}: the file is empty. {expected}")
-    return [h.strip() for h in header]
-
-
-def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2):
+def read_labelled_matrix(path: str | Path, *, min_per_class: int = 2, report: Problems | None = None):
     """Read and validate a labelled matrix; return ``(X, y, sample_ids)``.
 
-    X is a float DataFrame (samples x features), y a string Series. Every problem found is
-    reported with the file and the line (1-based, header = line 1) and column where it occurs.
+    X is a float DataFrame (samples x features), y a string Series. Every problem is reported
+    with the file and the line (1-based, header = line 1) and column where it occurs: by default
+    the first raises a DataError (the cells' problems together); with a collecting ``report``
+    (``precmed check-data``) all are reported and None is returned when there are any.
     """
+    report = Problems() if report is None else report
+    n_errors = report.count()
     path = Path(path).expanduser()
-    header = read_header(path, f"Expected: {LABELLED_MATRIX_FORMAT}")
-    if row_names_first(path):  # R's write.csv or pandas' to_csv with an index: the sample ids
-        header[0] = "sample"
-    if "label" not in header:
-        shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
-        raise DataError(f"{path}, line 1: no column named 'label' (columns: {shown}). "
-                        f"Expected: {LABELLED_MATRIX_FORMAT}")
-    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
-    if dupes:
-        raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
-    fast = _read_numeric_fast(path, header[0] == "sample")
-    if fast is not None:
-        return _finish_matrix(path, *fast, min_per_class=min_per_class)
-    try:
-        df = read_user_csv(path, row_names_as="sample", dtype=str, keep_default_na=False,
-                           skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}). Expected: {LABELLED_MATRIX_FORMAT}") from exc
-    if len(df) == 0:
-        raise DataError(f"{path}: header only, no samples")
+    expected = f"Expected: {LABELLED_MATRIX_FORMAT}"
+    header = peek_header(path, row_names="sample") if path.is_file() else None
+    if header and not header_problems(header, ("label",)):
+        fast = _read_numeric_fast(path, header[0] == "sample")
+        if fast is not None:
+            return _finish_matrix(path, *fast, min_per_class=min_per_class, report=report, n_errors=n_errors)
+    df = read_table(path, report, ("label",), expected=expected, style="named", row_names="sample")
+    if df is None:
+        return None
+    if df.empty:
+        report.add(path, "", "header only, no samples")
+        return None
     id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
-    feats = [c for c in df.columns if c not in ("label", id_col)]
+    feats = [c for c in df.columns if c not in ("label", id_col, "_line")]
     if not feats:
-        raise DataError(f"{path}: no feature columns besides 'label'")
-    y = df["label"].str.strip()
-    problems = [f"line {i + 2}, column 'label': empty label" for i in np.flatnonzero(y == "")]
-    num = df[feats].apply(pd.to_numeric, errors="coerce")
-    bad = num.isna().to_numpy()
-    if bad.any():
-        rows, cols = np.nonzero(bad)
-        for r, c in list(zip(rows, cols, strict=True))[:10]:
-            raw = df.iat[r, df.columns.get_loc(feats[c])]
-            what = "missing value" if raw.strip() in ("", "NA", "NaN", "nan") else f"{raw!r} is not a number"
-            problems.append(f"line {r + 2}, column {feats[c]!r}: {what}")
-        if len(rows) > 10:
-            problems.append(f"... and {len(rows) - 10} more non-numeric or missing cells")
-    if problems:
-        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems)
-                        + f"\nExpected: {LABELLED_MATRIX_FORMAT}")
-    ids = df[id_col].astype(str) if id_col else None
-    return _finish_matrix(path, num.astype(float), y, ids, min_per_class=min_per_class)
+        report.add(path, "line 1", "no feature columns besides 'label'")
+    cells = empty(df, ["label"], "empty label")
+    values = {}
+    for col in feats:
+        values[col], bad = numbers(df, col)
+        cells += bad
+    report.table(path, cells, expected)
+    y = df["label"]
+    ids = df[id_col] if id_col else None
+    X = pd.DataFrame(values, columns=feats).astype(float) if feats else None
+    return _finish_matrix(path, X, y, ids, min_per_class=min_per_class, report=report, n_errors=n_errors)
 
 
 def _read_numeric_fast(path: Path, row_names: bool = False):
-    """The common case, a clean file: one vectorised read. None if anything needs a diagnosis."""
+    """The common case, a clean file: one vectorised read. None if anything needs a diagnosis
+    (then ``read_table`` and the cell checks say what)."""
     try:
-        df = read_user_csv(path, row_names_as="sample" if row_names else None, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        df = read_csv(path, row_names_as="sample" if row_names else None, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError, *UNREADABLE):
+        return None
+    if not isinstance(df.index, pd.RangeIndex):  # rows wider than the header: pandas made an index
         return None
     id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
     feats = [c for c in df.columns if c not in ("label", id_col)]
     if not feats or len(df) == 0 or df["label"].isna().any():
         return None
     X = df[feats]
-    if not all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes) or X.isna().to_numpy().any():
+    if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in X.dtypes) \
+            or X.isna().to_numpy().any():
         return None
     y = df["label"].astype(str).str.strip()
     if (y == "").any():
@@ -255,15 +192,18 @@ def _read_numeric_fast(path: Path, row_names: bool = False):
     return X.astype(float), y, ids
 
 
-def _finish_matrix(path: Path, X: pd.DataFrame, y: pd.Series, ids, *, min_per_class: int):
-    counts = y.value_counts()
+def _finish_matrix(path: Path, X: pd.DataFrame | None, y: pd.Series, ids, *, min_per_class: int,
+                   report: Problems, n_errors: int):
+    counts = y[y != ""].value_counts()
+    classes = []
     if len(counts) < 2:
-        raise DataError(f"{path}: column 'label' has a single class {list(counts.index)}; "
-                        "classification needs at least two")
-    small = counts[counts < min_per_class]
-    if len(small):
-        raise DataError(f"{path}: classes with fewer than {min_per_class} samples: "
-                        f"{small.to_dict()}; remove them or add samples")
+        classes.append(("column 'label'", f"a single class {list(counts.index)[:3]}; classification "
+                        "needs at least two"))
+    classes += [("column 'label'", f"class {label!r} has {n} sample(s), fewer than {min_per_class} samples; "
+                 "remove the class or add samples") for label, n in counts[counts < min_per_class].items()]
+    report.table(path, classes, f"Expected: {LABELLED_MATRIX_FORMAT}")
+    if report.count() > n_errors or X is None:
+        return None
     if ids is None:
         ids = pd.Series([f"s{i + 1}" for i in range(len(X))])
     X.index = ids.to_numpy()
@@ -417,101 +357,128 @@ class PharmacovigilanceData:
     exclude: tuple[str, ...] = ()
 
 
-def _read_csv_checked(path: Path, what: str) -> pd.DataFrame:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: no such file. Expected: {what}")
-    try:
-        df = read_user_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot be read as a CSV ({exc}). Expected: {what}") from exc
-    if len(df) == 0:
-        raise DataError(f"{path}: no data rows. Expected: {what}")
+def _pv_table(path: Path, report: Problems, what: str) -> pd.DataFrame | None:
+    df = read_table(path, report, expected=f"Expected: {what}", row_names=True)
+    if df is not None and df.empty:
+        report.add(path, "", f"no data rows. Expected: {what}")
+        return None
     return df
 
 
-def _count_cells(path: Path, df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    num = df[cols].apply(pd.to_numeric, errors="coerce")
-    bad = num.isna().to_numpy() | (num.to_numpy() < 0) | (num.to_numpy() % 1 != 0)
-    if bad.any():
-        rows, cs = np.nonzero(bad)
-        probs = [f"line {r + 2}, column {cols[c]!r}: {df.iat[r, df.columns.get_loc(cols[c])]!r} "
-                 "is not a non-negative integer count" for r, c in list(zip(rows, cs, strict=True))[:10]]
-        raise DataError(f"{path}: malformed counts:\n  - " + "\n  - ".join(probs)
-                        + f"\nExpected: {COUNT_TABLE_FORMAT}")
-    return num.astype(float)
+def _counts(df: pd.DataFrame, col: str) -> tuple[pd.Series, list[tuple[str, str]]]:
+    """A column of counts as numbers, and (location, message) of each cell that is not a count."""
+    num = pd.to_numeric(df[col], errors="coerce")
+    bad = (num.isna() | (num < 0) | (num % 1 != 0)).to_numpy().nonzero()[0]
+    return num, [(where(df, i, col), f"{df[col].iat[i][:20]!r} is not a non-negative integer count")
+                 for i in bad]
 
 
-def read_count_table(path: str | Path) -> PharmacovigilanceData:
-    """Read a wide (events x drugs) or long (drug, event, count) count table, validated."""
+def read_count_table(path: str | Path, report: Problems | None = None) -> PharmacovigilanceData | None:
+    """Read a wide (events x drugs) or long (drug, event, count) count table, validated: the first
+    problem raises a DataError, or all are reported to a collecting ``report`` (then None)."""
+    report = Problems() if report is None else report
+    n_errors = report.count()
     path = Path(path).expanduser()
-    df = _read_csv_checked(path, COUNT_TABLE_FORMAT)
+    df = _pv_table(path, report, COUNT_TABLE_FORMAT)
+    return None if df is None else _count_table(path, df, report, n_errors)
+
+
+def _count_table(path: Path, df: pd.DataFrame, report: Problems,
+                 n_errors: int) -> PharmacovigilanceData | None:
+    expected = f"Expected: {COUNT_TABLE_FORMAT}"
     low = {c.lower(): c for c in df.columns}
     if {"drug", "event", "count"} <= set(low):
-        counts = _count_cells(path, df, [low["count"]])[low["count"]]
-        long = pd.DataFrame({"drug": df[low["drug"]].str.strip(), "event": df[low["event"]].str.strip(),
-                             "count": counts})
-        if (long["drug"] == "").any() or (long["event"] == "").any():
-            line = int(np.flatnonzero((long["drug"] == "") | (long["event"] == ""))[0]) + 2
-            raise DataError(f"{path}, line {line}: empty drug or event name")
+        cells = empty(df, [low["drug"], low["event"]], "empty drug or event name")
+        counts, bad = _counts(df, low["count"])
+        report.table(path, cells + bad, expected)
+        if report.count() > n_errors:
+            return None
+        long = pd.DataFrame({"drug": df[low["drug"]], "event": df[low["event"]],
+                             "count": counts.astype(float)})
         table = long.pivot_table(index="event", columns="drug", values="count", aggfunc="sum",
                                  fill_value=0.0)
     else:
-        first = df.columns[0]
-        drugs = list(df.columns[1:])
+        first, drugs = df.columns[0], [c for c in df.columns[1:] if c != "_line"]
         if not drugs:
-            raise DataError(f"{path}: only one column. Expected: {COUNT_TABLE_FORMAT}")
-        names = df[first].str.strip()
-        dupes = sorted(names[names.duplicated()].unique())
-        if dupes:
-            raise DataError(f"{path}: event names repeated in the first column: {dupes[:5]}")
-        table = _count_cells(path, df, drugs)
+            report.add(path, "line 1", f"only one column. {expected}")
+            return None
+        names = df[first]
+        seen = {}
+        cells = []
+        for i, name in enumerate(names):
+            if name in seen:
+                cells.append((where(df, i, first), f"event names repeated in the first column: {name[:30]!r} "
+                              f"is also on line {seen[name]}"))
+            else:
+                seen[name] = int(df["_line"].iat[i])
+        values = {}
+        for d in drugs:
+            values[d], bad = _counts(df, d)
+            cells += bad
+        report.table(path, cells, expected)
+        if report.count() > n_errors:
+            return None
+        table = pd.DataFrame(values, columns=drugs).astype(float)
         table.index = names.to_numpy()
-        table.columns = [d.strip() for d in drugs]
     table.index.name, table.columns.name = "event", "drug"
     real_drugs = [d for d in table.columns if d not in AGGREGATE_NAMES]
     real_events = [e for e in table.index if e not in AGGREGATE_NAMES]
     if len(real_drugs) < 2 and len(real_events) < 2:
-        raise DataError(f"{path}: needs at least two drugs or two events besides aggregates")
+        report.add(path, "", "needs at least two drugs or two events besides aggregates")
+        return None
     return PharmacovigilanceData("table", table=table, exclude=AGGREGATE_NAMES)
 
 
-def read_report_table(path: str | Path, rename: dict | None = None) -> PharmacovigilanceData:
-    """Read report-level rows (report_id, drug, event[, stratum][, date]), validated."""
+def read_report_table(path: str | Path, rename: dict | None = None,
+                      report: Problems | None = None) -> PharmacovigilanceData | None:
+    """Read report-level rows (report_id, drug, event[, stratum][, date]), validated: the first
+    problem raises a DataError, or all are reported to a collecting ``report`` (then None)."""
+    report = Problems() if report is None else report
+    n_errors = report.count()
     path = Path(path).expanduser()
-    df = _read_csv_checked(path, REPORT_TABLE_FORMAT).rename(columns=rename or {})
-    missing = [c for c in ("report_id", "drug", "event") if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}, line 1: missing column(s) {missing} (columns: "
-                        f"{', '.join(df.columns[:6])}). Expected: {REPORT_TABLE_FORMAT}")
-    keep = ["report_id", "drug", "event"] + [c for c in ("stratum", "date") if c in df.columns]
-    rows = df[keep].apply(lambda s: s.str.strip())
-    empty = (rows[["report_id", "drug", "event"]] == "").to_numpy()
-    if empty.any():
-        r, c = np.argwhere(empty)[0]
-        raise DataError(f"{path}, line {r + 2}, column {['report_id', 'drug', 'event'][c]!r}: empty "
-                        f"value ({int(empty.sum())} empty cells in all). Expected: {REPORT_TABLE_FORMAT}")
+    df = _pv_table(path, report, REPORT_TABLE_FORMAT)
+    return None if df is None else _report_table(path, df.rename(columns=rename or {}), report, n_errors)
+
+
+def _report_table(path: Path, df: pd.DataFrame, report: Problems,
+                  n_errors: int) -> PharmacovigilanceData | None:
+    required = ["report_id", "drug", "event"]
+    missing_cols = [c for c in required if c not in df.columns]
+    if missing_cols:
+        cols = [c for c in df.columns if c != "_line"]
+        report.add(path, "line 1", f"missing column(s) {missing_cols} (columns: {', '.join(cols[:6])}). "
+                   f"Expected: {REPORT_TABLE_FORMAT}")
+        return None
+    keep = required + [c for c in ("stratum", "date") if c in df.columns]
+    rows = df[keep].copy()
+    cells = empty(df, required)
     if "date" in rows:
         as_num = pd.to_numeric(rows["date"], errors="coerce")
-        parsed = as_num if as_num.notna().all() else pd.to_datetime(rows["date"], errors="coerce",
-                                                                     format="ISO8601")
-        if parsed.isna().any():
-            r = int(np.flatnonzero(parsed.isna())[0])
-            raise DataError(f"{path}, line {r + 2}, column 'date': {rows['date'].iat[r]!r} is neither "
-                            "an ISO date (yyyy-mm-dd) nor a period number")
+        periods = as_num.notna().all()
+        parsed = as_num if periods else pd.to_datetime(rows["date"], errors="coerce", format="ISO8601")
+        cells += [(where(df, i, "date"), f"{rows['date'].iat[i][:20]!r} is neither an ISO date (yyyy-mm-dd) "
+                   "nor a period number (use one kind throughout)")
+                  for i in parsed.isna().to_numpy().nonzero()[0]]
         rows["date"] = parsed
-    if rows["report_id"].nunique() < 2:
-        raise DataError(f"{path}: a single report; disproportionality needs many")
+    report.table(path, cells, f"Expected: {REPORT_TABLE_FORMAT}")
+    if rows.loc[rows["report_id"] != "", "report_id"].nunique() < 2:
+        report.add(path, "column 'report_id'", "a single report; disproportionality needs many")
+    if report.count() > n_errors:
+        return None
     return PharmacovigilanceData("reports", rows=rows)
 
 
-def read_pharmacovigilance(path: str | Path) -> PharmacovigilanceData:
+def read_pharmacovigilance(path: str | Path, report: Problems | None = None) -> PharmacovigilanceData | None:
     """A user's file in either documented format (report-level if it has a report_id column)."""
+    report = Problems() if report is None else report
+    n_errors = report.count()
     path = Path(path).expanduser()
-    header = _read_csv_checked(path, f"{COUNT_TABLE_FORMAT} Or: {REPORT_TABLE_FORMAT}").columns
-    if "report_id" in header:
-        return read_report_table(path)
-    return read_count_table(path)
+    df = _pv_table(path, report, PHARMACOVIGILANCE_FORMAT)
+    if df is None:
+        return None
+    if "report_id" in df.columns:
+        return _report_table(path, df, report, n_errors)
+    return _count_table(path, df, report, n_errors)
 
 
 def _read_caers(path: Path) -> PharmacovigilanceData:
@@ -551,7 +518,6 @@ SURVIVAL_TABLE_FORMAT = (
     "(years), size (tumour diameter, cm), grade (1-3), er (0/1). An optional column 'sample' "
     "(or 'sample_id', 'id') holds patient identifiers."
 )
-_NA_TOKENS = ("", "na", "nan", "n/a", "null", "none")
 
 
 def prognosis_labels(time_days, event, horizon_days: float = FIVE_YEARS_DAYS) -> pd.Series:
@@ -567,104 +533,77 @@ def prognosis_labels(time_days, event, horizon_days: float = FIVE_YEARS_DAYS) ->
     return pd.Series(label, index=index, name="poor_prognosis")
 
 
-def _cell_problems(path: Path, cols: list[str], *, allow_missing: tuple[str, ...] = (),
-                   hint: dict[str, str] | None = None, limit: int = 10) -> list[str]:
-    """Re-read ``cols`` as text and name each cell that is not a number (line, column, what)."""
-    raw = read_user_csv(path, row_names_as="sample", dtype=str, keep_default_na=False, skipinitialspace=True,
-                        skip_blank_lines=False)[cols]
-    problems = []
-    for col in cols:
-        text = raw[col].str.strip()
-        missing = text.str.lower().isin(_NA_TOKENS)
-        bad = pd.to_numeric(text.where(~missing), errors="coerce").isna() & ~missing
-        if col not in allow_missing:
-            bad |= missing
-        for r in np.flatnonzero(bad.to_numpy()):
-            what = ("missing value" if missing.iat[r]
-                    else f"{text.iat[r][:20]!r} is not a number{(hint or {}).get(col, '')}")
-            problems.append(f"line {r + 2}, column {col!r}: {what}")
-    if len(problems) > limit:
-        problems = problems[:limit] + [f"... and {len(problems) - limit} more such cells"]
-    return problems
-
-
 def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DAYS,
-                        min_per_class: int = 5) -> pd.DataFrame:
+                        min_per_class: int = 5, report: Problems | None = None) -> pd.DataFrame | None:
     """Read and validate a survival table; return it with the columns event, time, the clinical
     variables, then the genes (index: patient ids).
 
-    Every problem is reported with the file, the line (header = line 1) and the column. The
-    table must hold at least ``min_per_class`` patients of each prognosis class at
+    Every problem is reported with the file, the line (header = line 1) and the column: by
+    default the first raises a DataError (the cells' problems together); with a collecting
+    ``report`` (``precmed check-data``) all are reported and None is returned when there are
+    any. The table must hold at least ``min_per_class`` patients of each prognosis class at
     ``horizon_days`` (see ``prognosis_labels``). Cell values are never echoed beyond 20
     characters of a non-numeric token. Used by breast_cancer_prognosis.
     """
+    report = Problems() if report is None else report
+    n_errors = report.count()
     path = Path(path).expanduser()
     expected = f"Expected: {SURVIVAL_TABLE_FORMAT}"
-    header = read_header(path, expected)
-    raw_first = header[0] or "Unnamed: 0"  # what pandas calls the first column
-    if row_names_first(path):  # R's write.csv or pandas' to_csv with an index: the patient ids
-        header[0] = "sample"
-    shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
-    for col in ("event", "time"):
-        if col not in header:
-            raise DataError(f"{path}, line 1: no column named {col!r} (columns: {shown}). {expected}")
-    if "" in header:
-        raise DataError(f"{path}, line 1, column {header.index('') + 1}: empty column name")
-    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
-    if dupes:
-        raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
+    df = read_table(path, report, ("event", "time"), expected=expected, style="named", row_names="sample")
+    if df is None:
+        return None
+    header = [c for c in df.columns if c != "_line"]
     genes = [h for h in header if h.startswith(GENE_PREFIX)]
     if not genes:
-        raise DataError(f"{path}, line 1: no gene columns (names starting with "
-                        f"{GENE_PREFIX!r}; columns: {shown}). {expected}")
+        shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+        report.add(path, "line 1", f"no gene columns (names starting with {GENE_PREFIX!r}; columns: "
+                   f"{shown}). {expected}")
+    if df.empty:
+        report.add(path, "", "header only, no patients")
+        return None
     id_col = next((c for c in ID_COLUMNS if c in header), None)
     clinical = [h for h in header if h not in ("event", "time", id_col) and h not in genes]
-    try:
-        ids_as_text = {raw_first if id_col == header[0] else id_col: str} if id_col else None
-        df = read_user_csv(path, row_names_as="sample", skipinitialspace=True, skip_blank_lines=False,
-                           dtype=ids_as_text)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}). {expected}") from exc
-    if len(df) == 0:
-        raise DataError(f"{path}: header only, no patients")
-    values = ["event", "time", *clinical, *genes]
-    text_cols = [c for c in values if not pd.api.types.is_numeric_dtype(df[c])]
-    problems = []
-    if text_cols:
-        problems += _cell_problems(path, text_cols, allow_missing=tuple(clinical),
-                                   hint={c: " (encode categories as numbers)" for c in clinical})
-    num = df[values].apply(pd.to_numeric, errors="coerce")
-    required = ["event", "time", *genes]
-    missing = [c for c in required if c not in text_cols and num[c].isna().any()]
-    if missing:
-        problems += _cell_problems(path, missing)
-    ok = ~num["event"].isna()
-    for r in np.flatnonzero((ok & ~num["event"].isin([0, 1])).to_numpy())[:5]:
-        problems.append(f"line {r + 2}, column 'event': expected 0 (censored) or 1 (metastasis)")
-    ok = ~num["time"].isna()
-    for r in np.flatnonzero((ok & (num["time"] <= 0)).to_numpy())[:5]:
-        problems.append(f"line {r + 2}, column 'time': must be a positive number of days")
-    empty = [c for c in clinical if c not in text_cols and num[c].isna().all()]
-    problems += [f"column {c!r}: no values at all (drop the column)" for c in empty]
-    if problems:
-        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems) + f"\n{expected}")
+    values, cells = {}, []
+    for col in ("event", "time", *genes):
+        values[col], bad = numbers(df, col)
+        cells += bad
+    event, time = values["event"], values["time"]
+    cells += [(where(df, i, "event"), "expected 0 (censored) or 1 (metastasis)")
+              for i in (event.notna() & ~event.isin([0, 1])).to_numpy().nonzero()[0]]
+    cells += [(where(df, i, "time"), "must be a positive number of days")
+              for i in (time.notna() & (time <= 0)).to_numpy().nonzero()[0]]
+    for col in clinical:
+        values[col], bad = numbers(df, col, missing_ok=True, hint=" (encode categories as numbers)")
+        cells += bad
+        if missing(df[col]).all():
+            cells.append((f"column {col!r}", "no values at all (drop the column)"))
+    if id_col:
+        first_line = {}
+        for i, v in enumerate(df[id_col]):
+            if v in first_line:
+                cells.append((where(df, i, id_col), "duplicate patient identifiers (this one first seen "
+                              f"on line {first_line[v]})"))
+            else:
+                first_line[v] = int(df["_line"].iat[i])
+    report.table(path, cells, expected)
+    if report.count() > n_errors or not genes:
+        return None
+    num = pd.DataFrame(values, columns=["event", "time", *clinical, *genes])
     if num["time"].max() < 100:
-        raise DataError(f"{path}, column 'time': the longest follow-up is {num['time'].max():.1f}; "
-                        "times look like years or months, but days are expected (multiply years "
-                        "by 365.25)")
-    ids = df[id_col].astype(str).str.strip() if id_col else pd.Series(
-        [f"p{i + 1}" for i in range(len(df))])
-    if ids.duplicated().any():
-        raise DataError(f"{path}, column {id_col!r}: duplicate patient identifiers")
+        report.add(path, "column 'time'", f"the longest follow-up is {num['time'].max():.1f}; times look "
+                   "like years or months, but days are expected (multiply years by 365.25)")
+        return None
+    ids = df[id_col] if id_col else pd.Series([f"p{i + 1}" for i in range(len(df))])
     num.index = ids.to_numpy()
     num["event"] = num["event"].astype(int)
     counts = prognosis_labels(num["time"], num["event"], horizon_days).value_counts(dropna=False)
     poor, good = int(counts.get(1.0, 0)), int(counts.get(0.0, 0))
     if min(poor, good) < min_per_class:
-        raise DataError(f"{path}: at a horizon of {horizon_days:.0f} days the table has {poor} "
-                        f"patients with metastasis and {good} followed beyond it without one "
-                        f"({len(num) - poor - good} censored earlier, excluded); each class needs "
-                        f"at least {min_per_class}")
+        report.add(path, "", f"at a horizon of {horizon_days:.0f} days the table has {poor} "
+                   f"patients with metastasis and {good} followed beyond it without one "
+                   f"({len(num) - poor - good} censored earlier, excluded); each class needs "
+                   f"at least {min_per_class}")
+        return None
     return num
 
 

@@ -12,7 +12,6 @@ Used by: drug_response.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf computes)
 
-from .data import read_header, read_user_csv
-from .errors import DataError
+from .errors import DataError, Problems
+from .tables import empty, numbers, read_table, where
 
-_NA = ("", "na", "nan", "n/a", "null", "none")
 EXPRESSION_FILE, RESPONSE_FILE = "expression.csv", "response.csv"
 MIN_LINES_PER_DRUG = 10
 USER_SCREEN_FORMAT = (
@@ -138,110 +136,121 @@ def read_nci60(expr_path: Path, activity_path: Path, drugs: list[str] | None = N
 # ---------------------------------------------------------------------------------------------
 # The user format: a folder with expression.csv and response.csv
 
-def _find(folder: Path, name: str) -> Path:
-    for cand in (folder / name, folder / (name + ".gz")):
-        if cand.is_file():
-            return cand
-    raise DataError(f"{folder}: no file {name} (or {name}.gz) in this folder. Expected: {USER_SCREEN_FORMAT}")
+def _find(folder: Path, name: str) -> Path | None:
+    return next((c for c in (folder / name, folder / (name + ".gz")) if c.is_file()), None)
 
 
-def _bad_numbers(path: Path, text: pd.DataFrame, cols: list[str], limit: int = 10) -> list[str]:
-    problems = []
-    for col in cols:
-        t = text[col].str.strip()
-        missing = t.str.lower().isin(_NA)
-        bad = pd.to_numeric(t.where(~missing), errors="coerce").isna() | missing
-        for r in np.flatnonzero(bad.to_numpy()):
-            what = "missing value" if missing.iat[r] else f"{t.iat[r][:20]!r} is not a number"
-            problems.append(f"line {r + 2}, column {col!r}: {what}")
-            if len(problems) > limit:
-                return problems[:limit] + ["... and more such cells"]
-    return problems
-
-
-def read_user_expression(path: Path) -> pd.DataFrame:
-    """Validate and read a user's expression.csv (first column ids, then numeric genes)."""
-    header = read_header(path, f"Expected: {USER_SCREEN_FORMAT}")
-    if len(header) < 3:
-        raise DataError(f"{path}, line 1: expected an id column and at least two gene columns, "
-                        f"found {len(header)} column(s)")
-    if "" in header[1:]:
-        raise DataError(f"{path}, line 1, column {header[1:].index('') + 2}: empty gene name")
-    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
-    if dupes:
-        raise DataError(f"{path}, line 1: duplicate column names {dupes[:5]}")
-    try:
-        text = read_user_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
+def _expression(path: Path, report: Problems) -> tuple[pd.Series | None, pd.DataFrame | None]:
+    """The cell-line ids of a user's expression.csv (None if unreadable) and the matrix (None if
+    anything is wrong); every problem goes to ``report``."""
+    n_errors = report.count()
+    expected = f"Expected: {USER_SCREEN_FORMAT}"
+    text = read_table(path, report, expected=expected, row_names=True)
+    if text is None:
+        return None, None
+    id_col, genes = text.columns[0], [c for c in text.columns[1:] if c != "_line"]
+    if len(genes) < 2:
+        report.add(path, "line 1", f"expected an id column and at least two gene columns, found "
+                   f"{len(genes) + 1} column(s)")
     if len(text) < 2:
-        raise DataError(f"{path}: {len(text)} cell line(s); at least two are needed")
-    ids = text.iloc[:, 0].str.strip()
-    problems = [f"line {r + 2}, column {header[0]!r}: empty cell-line id" for r in np.flatnonzero(ids == "")]
-    for r in np.flatnonzero(ids.duplicated().to_numpy() & (ids != "").to_numpy())[:5]:
-        problems.append(f"line {r + 2}, column {header[0]!r}: cell-line id repeated (first seen on line "
-                        f"{int(np.flatnonzero(ids == ids.iat[r])[0]) + 2})")
-    genes = list(text.columns[1:])
-    problems += _bad_numbers(path, text, genes)
-    if problems:
-        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems)
-                        + f"\nExpected: {USER_SCREEN_FORMAT}")
-    expr = text[genes].apply(lambda s: pd.to_numeric(s.str.strip())).astype(float)
+        report.add(path, "", f"{len(text)} cell line(s); at least two are needed")
+    ids = text[id_col]
+    cells = empty(text, [id_col], "empty cell-line id")
+    first_line = {}
+    for i, v in enumerate(ids):
+        if v in first_line:
+            cells.append((where(text, i, id_col),
+                          f"cell-line id repeated (first seen on line {first_line[v]})"))
+        elif v:
+            first_line[v] = int(text["_line"].iat[i])
+    values = {}
+    for g in genes:
+        values[g], bad = numbers(text, g)
+        cells += bad
+    report.table(path, cells, expected)
+    if report.count() > n_errors:
+        return ids, None
+    expr = pd.DataFrame(values, columns=genes).astype(float)
     expr.index = ids.to_numpy()
-    return expr
+    return ids, expr
 
 
-def read_user_response(path: Path) -> pd.DataFrame:
+def read_user_expression(path: Path, report: Problems | None = None) -> pd.DataFrame | None:
+    """Validate and read a user's expression.csv (first column ids, then numeric genes)."""
+    return _expression(Path(path), Problems() if report is None else report)[1]
+
+
+def _response(path: Path, report: Problems) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """A user's response.csv as text (None if unreadable) and as the response table (None if
+    anything is wrong); every problem goes to ``report``."""
+    n_errors = report.count()
+    expected = f"Expected: {USER_SCREEN_FORMAT}"
+    text = read_table(path, report, ("cell_line", "drug", "response"), expected=expected, row_names=True)
+    if text is None:
+        return None, None
+    if text.empty:
+        report.add(path, "", "header only, no responses")
+        return None, None
+    cells = empty(text, ("cell_line", "drug"))
+    response, bad = numbers(text, "response")
+    cells += bad
+    named = (text["cell_line"] != "") & (text["drug"] != "")
+    dup = (text.duplicated(["cell_line", "drug"]) & named).to_numpy()
+    cells += [(where(text, i), f"cell line and drug repeated ({int(dup.sum())} repeated pair(s) in all; give "
+               "one response per cell line and drug, e.g. the mean of replicates)") for i in dup.nonzero()[0]]
+    report.table(path, cells, expected)
+    if report.count() > n_errors:
+        return text, None
+    return text, pd.DataFrame({"cell_line": text["cell_line"], "drug": text["drug"],
+                               "response": response.astype(float)})
+
+
+def read_user_response(path: Path, report: Problems | None = None) -> pd.DataFrame | None:
     """Validate and read a user's response.csv (cell_line, drug, response)."""
-    header = read_header(path, f"Expected: {USER_SCREEN_FORMAT}")
-    missing = [c for c in ("cell_line", "drug", "response") if c not in header]
-    if missing:
-        shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
-        raise DataError(f"{path}, line 1: missing column(s) {missing} (columns: {shown}). "
-                        f"Expected: {USER_SCREEN_FORMAT}")
-    try:
-        text = read_user_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}). Expected: {USER_SCREEN_FORMAT}") from exc
-    if len(text) == 0:
-        raise DataError(f"{path}: header only, no responses")
-    t = text[["cell_line", "drug"]].apply(lambda s: s.str.strip())
-    problems = [f"line {r + 2}, column {c!r}: empty value" for c in ("cell_line", "drug")
-                for r in np.flatnonzero((t[c] == "").to_numpy())[:5]]
-    problems += _bad_numbers(path, text, ["response"])
-    dup = t.duplicated(keep="first").to_numpy() & (t != "").all(axis=1).to_numpy()
-    for r in np.flatnonzero(dup)[:5]:
-        problems.append(f"line {r + 2}: cell line and drug repeated ({int(dup.sum())} repeated pair(s) in "
-                        "all; give one response per cell line and drug, e.g. the mean of replicates)")
-    if problems:
-        raise DataError(f"{path}: malformed data:\n  - " + "\n  - ".join(problems)
-                        + f"\nExpected: {USER_SCREEN_FORMAT}")
-    return pd.DataFrame({"cell_line": t["cell_line"], "drug": t["drug"],
-                         "response": pd.to_numeric(text["response"].str.strip()).astype(float)})
+    return _response(Path(path), Problems() if report is None else report)[1]
 
 
-def read_user_screen(path: str | Path) -> DrugScreen:
+def read_user_screen(path: str | Path, report: Problems | None = None) -> DrugScreen | None:
     """A user's screen: a folder with expression.csv and response.csv (see USER_SCREEN_FORMAT).
 
-    Every problem is reported with the file, the line (header = line 1) and the column; cell
-    values are never echoed beyond 20 characters of a non-numeric token. Used by drug_response.
+    Every problem is reported with the file, the line (header = line 1) and the column: by
+    default the first raises a DataError (a file's cell problems together); with a collecting
+    ``report`` (``precmed check-data``) all are reported, response rows whose cell line has no
+    expression as warnings, and None is returned when there are errors. Cell values are never
+    echoed beyond 20 characters of a non-numeric token. Used by drug_response.
     """
+    report = Problems() if report is None else report
+    n_errors = report.count()
     folder = Path(path).expanduser()
+    expected = f"Expected: {USER_SCREEN_FORMAT}"
     if not folder.is_dir():
-        raise DataError(f"{folder}: expected a folder holding {EXPRESSION_FILE} and {RESPONSE_FILE}. "
-                        f"Expected: {USER_SCREEN_FORMAT}")
+        report.add(folder, "", f"expected a folder holding {EXPRESSION_FILE} and {RESPONSE_FILE}. {expected}")
+        return None
     epath, rpath = _find(folder, EXPRESSION_FILE), _find(folder, RESPONSE_FILE)
-    expr = read_user_expression(epath)
-    resp = read_user_response(rpath)
+    for name, hit in ((EXPRESSION_FILE, epath), (RESPONSE_FILE, rpath)):
+        if hit is None:
+            report.add(folder, "", f"no file {name} (or {name}.gz) in this folder. {expected}")
+    ids, expr = _expression(epath, report) if epath else (None, None)
+    text, resp = _response(rpath, report) if rpath else (None, None)
+    if ids is not None and text is not None:
+        lines = text["cell_line"]
+        known = lines.isin(set(ids))
+        if not known.any():
+            report.add(rpath, "column 'cell_line'", f"none of its cell lines appears in {epath.name} "
+                       "(ids must match exactly)")
+        for i in (~known & (lines != "")).to_numpy().nonzero()[0] if known.any() else ():
+            report.add(rpath, where(text, i, "cell_line"), f"cell line {lines.iat[i][:30]!r} is not in "
+                       f"{epath.name}; the row is left out", warning=True)
+    if report.count() > n_errors or expr is None or resp is None:
+        return None
     expr, logged = log_if_raw(expr)
     shared = resp[resp["cell_line"].isin(expr.index)]
-    if shared.empty:
-        raise DataError(f"{rpath}: none of its cell lines appears in {epath.name} (ids must match exactly)")
     counts = shared.groupby("drug", sort=False).size()
     usable = counts[counts >= MIN_LINES_PER_DRUG]
     if usable.empty:
-        raise DataError(f"{rpath}: no drug has {MIN_LINES_PER_DRUG} or more cell lines with expression "
-                        f"(most: {int(counts.max())}); add lines or responses")
+        report.add(rpath, "", f"no drug has {MIN_LINES_PER_DRUG} or more cell lines with expression "
+                   f"(most: {int(counts.max())}); add lines or responses")
+        return None
     resp = resp[resp["drug"].isin(usable.index)].reset_index(drop=True)
     notes = [f"{len(counts) - len(usable)} drug(s) with fewer than {MIN_LINES_PER_DRUG} lines left out",
              "expression log2(x+1)-transformed (it looked raw)" if logged else "expression used as given"]

@@ -22,8 +22,6 @@ Used by: heart_failure, suicide_risk, deep_patient.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,8 @@ import pandas as pd
 from scipy import sparse
 
 from .data import data_dir
-from .errors import DataError
+from .errors import Problems
+from .tables import read_table, where
 
 EHR_STUDIES = ("heart_failure", "suicide_risk", "deep_patient")
 
@@ -278,101 +277,90 @@ def _find_table(folder: Path, name: str) -> Path | None:
     return (exact or hits or [None])[0]
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz" else \
-        open(path, encoding="utf-8", newline="")
+def _text_table(path: Path, columns: list[str], report: Problems) -> pd.DataFrame | None:
+    """The needed columns of a MIMIC-III table as text (names in upper case) and ``_line``; the
+    file, header and rows checked by ``tables.read_table``."""
+    return read_table(path, report, columns, upper=True, style="joined", keep=columns,
+                      expected=f"Expected at least the columns {', '.join(columns)}.")
 
 
 def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The needed columns as strings; header checked; row width checked with the line number."""
-    try:
-        with _open(path) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if not header:
-                raise DataError(f"{path}: the file is empty; expected a header with {', '.join(columns)}")
-            upper = [h.strip().upper() for h in header]
-            missing = [c for c in columns if c not in upper]
-            if missing:
-                raise DataError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
-                                f"expected at least {', '.join(columns)}")
-            idx = [upper.index(c) for c in columns]
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}, line {line}: {len(row)} fields where the header has "
-                                    f"{len(header)} (a stray comma or quote?)")
-                rows.append([row[i].strip() for i in idx])
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot be read as a (gzipped) UTF-8 CSV table: {exc}") from None
-    return pd.DataFrame(rows, columns=columns, dtype=str)
+    """The needed columns as text; a DataError at the first problem."""
+    return _text_table(path, columns, Problems()).drop(columns="_line")
 
 
-def _ints(df: pd.DataFrame, col: str, path: Path, *, allow_empty: bool = False) -> pd.Series:
+def _ints(df: pd.DataFrame, col: str, path: Path, report: Problems, *,
+          allow_empty: bool = False) -> pd.Series:
     s = df[col]
     bad = ~s.str.fullmatch(r"\d+") & ~(allow_empty & (s == ""))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{path}, line {i + 2}: {col} {s.iloc[i]!r} is not a whole number")
+    for i in bad.to_numpy().nonzero()[0]:
+        report.add(path, where(df, i), f"{col} {s.iat[i][:20]!r} is not a whole number")
     return pd.to_numeric(s.where(s != "", None), errors="coerce").astype("Int64")
 
 
-def _times(df: pd.DataFrame, col: str, path: Path, *, allow_empty: bool = False) -> pd.Series:
+def _times(df: pd.DataFrame, col: str, path: Path, report: Problems, *,
+           allow_empty: bool = False) -> pd.Series:
     s = df[col]
     t = pd.to_datetime(s, errors="coerce", format="mixed")
-    bad = t.isna() & ~(allow_empty & (s == ""))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{path}, line {i + 2}: {col} {s.iloc[i]!r} is not a date "
-                        "(expected e.g. 2164-10-23 21:09:00)")
+    for i in (t.isna() & ~(allow_empty & (s == ""))).to_numpy().nonzero()[0]:
+        report.add(path, where(df, i), f"{col} {s.iat[i][:30]!r} is not a date "
+                   "(expected e.g. 2164-10-23 21:09:00)")
     return t
 
 
-def read_mimic3(folder: str | Path) -> EHR:
+def read_mimic3(folder: str | Path, report: Problems | None = None) -> EHR | None:
     """Read MIMIC-III tables (see MIMIC_FORMAT) into an :class:`EHR` (no truth).
 
     Real-file quirks handled: ICD-9 codes keep their leading zeros (read as text); empty codes and
     rows whose HADM_ID has no admission are dropped and counted; prescriptions without a start
     date take their admission's time; ages above 89 (shifted to about 300 years in MIMIC) are set
-    to 90; file and column names in either case, gzipped or not.
+    to 90; file and column names in either case, gzipped or not. Every problem is reported with
+    its file and line: by default the first raises a DataError; with a collecting ``report``
+    (``precmed check-data``) all are reported and None is returned when there are any.
     """
+    report = Problems() if report is None else report
+    n_errors = report.count()
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise DataError(f"{folder}: expected a folder of MIMIC-III tables (ADMISSIONS, DIAGNOSES_ICD, ...)")
+        report.add(folder, "", "expected a folder of MIMIC-III tables (ADMISSIONS, DIAGNOSES_ICD, ...)")
+        return None
     paths = {name: _find_table(folder, name) for name in _TABLES}
     missing = [n for n, (_, req) in _TABLES.items() if req and paths[n] is None]
     if missing:
-        raise DataError(f"{folder}: no {' or '.join(missing)} table (looked for {missing[0]}.csv or "
-                        f"{missing[0].lower()}.csv.gz); {MIMIC_FORMAT}")
-    tab = {n: _read_table(p, _TABLES[n][0]) for n, p in paths.items() if p is not None}
+        report.add(folder, "", f"no {' or '.join(missing)} table (looked for {missing[0]}.csv or "
+                   f"{missing[0].lower()}.csv.gz); {MIMIC_FORMAT}")
+    tab = {}
+    for n, p in paths.items():
+        if p is not None and (t := _text_table(p, _TABLES[n][0], report)) is not None:
+            tab[n] = t
+    if "ADMISSIONS" not in tab:
+        return None
     notes = []
 
-    adm = tab["ADMISSIONS"]
-    p_adm = paths["ADMISSIONS"]
-    adm = pd.DataFrame({"subject": _ints(adm, "SUBJECT_ID", p_adm), "hadm": _ints(adm, "HADM_ID", p_adm),
-                        "time": _times(adm, "ADMITTIME", p_adm)})
-    dup = adm["hadm"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(f"{p_adm}, line {i + 2}: HADM_ID {adm['hadm'].iloc[i]} appears twice")
+    adm_text, p_adm = tab["ADMISSIONS"], paths["ADMISSIONS"]
+    adm = pd.DataFrame({"subject": _ints(adm_text, "SUBJECT_ID", p_adm, report),
+                        "hadm": _ints(adm_text, "HADM_ID", p_adm, report),
+                        "time": _times(adm_text, "ADMITTIME", p_adm, report)})
+    dup = (adm["hadm"].duplicated() & adm["hadm"].notna()).to_numpy()
+    for i in dup.nonzero()[0]:
+        report.add(p_adm, where(adm_text, i), f"HADM_ID {adm['hadm'].iat[i]} appears twice")
     if adm.empty:
-        raise DataError(f"{p_adm}: no admissions")
-    adm_time = adm.set_index("hadm")["time"]
-    adm_subject = adm.set_index("hadm")["subject"]
+        report.add(p_adm, "", "no admissions")
+    unique = adm[~dup & adm["hadm"].notna().to_numpy()].set_index("hadm")
+    adm_time, adm_subject = unique["time"], unique["subject"]
 
-    frames = []
+    kept = []
     for name, prefix in (("DIAGNOSES_ICD", "D:"), ("PROCEDURES_ICD", "P:"), ("PRESCRIPTIONS", "M:")):
         if name not in tab:
-            notes.append(f"{name}: not found, no {code_kind(prefix)} codes")
+            if paths[name] is None:
+                notes.append(f"{name}: not found, no {code_kind(prefix)} codes")
             continue
         t, path = tab[name], paths[name]
-        subj = _ints(t, "SUBJECT_ID", path)
-        hadm = _ints(t, "HADM_ID", path, allow_empty=True)
+        subj = _ints(t, "SUBJECT_ID", path, report)
+        hadm = _ints(t, "HADM_ID", path, report, allow_empty=True)
         if name == "PRESCRIPTIONS":
             code = t["DRUG"].str.lower().str.replace(r"\s+", " ", regex=True)
-            when = _times(t, "STARTDATE", path, allow_empty=True)
+            when = _times(t, "STARTDATE", path, report, allow_empty=True)
             no_date = when.isna()
             when = when.where(~no_date, hadm.map(adm_time))
             if no_date.any():
@@ -386,17 +374,24 @@ def read_mimic3(folder: str | Path) -> EHR:
             notes.append(f"{name}: {int((code == '').sum())} rows without a code dropped")
         if orphan.any():
             notes.append(f"{name}: {int(orphan.sum())} rows whose HADM_ID has no admission dropped")
-        mismatch = ok & hadm.notna() & (hadm.map(adm_subject) != subj)
-        if mismatch.any():
-            i = int(np.flatnonzero(mismatch.to_numpy())[0])
-            raise DataError(f"{path}, line {i + 2}: HADM_ID {hadm.iloc[i]} belongs to another SUBJECT_ID "
-                            "in ADMISSIONS")
+        owner = hadm.map(adm_subject)
+        for i in (owner.notna() & subj.notna() & (owner != subj).fillna(False)).to_numpy().nonzero()[0]:
+            report.add(path, where(t, i), f"HADM_ID {hadm.iat[i]} belongs to another SUBJECT_ID "
+                       "in ADMISSIONS")
         ok &= ~orphan
-        frames.append(pd.DataFrame({"subject": subj[ok].astype(np.int64), "hadm": hadm[ok],
-                                    "time": when[ok], "code": prefix + code[ok]}))
+        kept.append((prefix, subj, hadm, when, code, ok))
+    if "PATIENTS" in tab:
+        pt, path = tab["PATIENTS"], paths["PATIENTS"]
+        ps = _ints(pt, "SUBJECT_ID", path, report)
+        dob = _times(pt, "DOB", path, report, allow_empty=True)
+    if report.count() > n_errors or missing:
+        return None
+    frames = [pd.DataFrame({"subject": subj[ok].astype(np.int64), "hadm": hadm[ok], "time": when[ok],
+                            "code": prefix + code[ok]}) for prefix, subj, hadm, when, code, ok in kept]
     ev = pd.concat(frames, ignore_index=True)
     if ev.empty:
-        raise DataError(f"{folder}: no coded events (diagnoses, procedures or prescriptions) were found")
+        report.add(folder, "", "no coded events (diagnoses, procedures or prescriptions) were found")
+        return None
 
     subjects = np.sort(adm["subject"].astype(np.int64).unique())
     pid = pd.Series(np.arange(len(subjects)), index=subjects)
@@ -423,9 +418,7 @@ def read_mimic3(folder: str | Path) -> EHR:
     patients = pd.DataFrame({"subject": subjects, "sex": "U", "age": np.nan}, index=pid.to_numpy())
     patients.index.name = "patient_id"
     if "PATIENTS" in tab:
-        pt, path = tab["PATIENTS"], paths["PATIENTS"]
-        ps = _ints(pt, "SUBJECT_ID", path).astype(np.int64)
-        dob = _times(pt, "DOB", path, allow_empty=True)
+        ps = ps.astype(np.int64)
         sex = pt["GENDER"].str.upper().where(pt["GENDER"].str.upper().isin(["F", "M"]), "U")
         info = pd.DataFrame({"sex": sex.to_numpy(), "dob": dob.to_numpy()}, index=ps.to_numpy())
         info = info[~info.index.duplicated()]

@@ -32,7 +32,6 @@ user_formats), checkdata.
 from __future__ import annotations
 
 import csv
-import gzip
 import re
 import shutil
 import tempfile
@@ -43,6 +42,7 @@ import pandas as pd
 
 from . import ehr as _ehr
 from .errors import DataError, Problems
+from .tables import UNREADABLE, csv_header, open_text
 
 # ---------------------------------------------------------------------------------------------
 # What each layout needs (the documentation shown by `precmed check-data`)
@@ -136,12 +136,6 @@ def _find(folder: Path, name: str) -> _Source | None:
     return None
 
 
-def _csv_header(path: Path) -> list[str]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-        return [h.strip() for h in next(csv.reader(fh), [])]
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -193,12 +187,12 @@ class _Reader:
         self.sources[src.name] = src
         try:
             if src.kind == "csv":
-                src.header = _csv_header(src.paths[0])
+                src.header = csv_header(src.paths[0])
             else:
                 import pyarrow.parquet as pq
 
                 src.header = list(pq.read_schema(src.paths[0]).names)
-        except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+        except UNREADABLE as exc:
             what = "(gzipped) UTF-8 CSV" if src.kind == "csv" else "Parquet"
             self.add(src.shown, "", f"cannot be read as a {what} table: {exc}")
             return False
@@ -301,9 +295,8 @@ class _Reader:
             hit = self.q(f"SELECT _file, _row FROM {_quote(name)} WHERE {cond_sql} ORDER BY _file, _row "
                          f"LIMIT 1 OFFSET {nth - 1}").fetchone()
             return (hit[0], f"row {hit[1]}") if hit else (str(src.shown), "")
-        opener = gzip.open if src.paths[0].name.lower().endswith(".gz") else open
         seen = 0
-        with opener(src.paths[0], "rt", encoding="utf-8-sig", newline="") as fh:
+        with open_text(src.paths[0]) as fh:
             reader = csv.reader(fh)
             header = [h.strip().lower() for h in next(reader, [])]
             for row in reader:
@@ -856,9 +849,9 @@ def detect_layout(folder: str | Path) -> str:
         src = _find(folder, name)
         if src is not None and src.kind == "csv":
             try:
-                if col in [h.lower() for h in _csv_header(src.paths[0])]:
+                if col in [h.lower() for h in csv_header(src.paths[0])]:
                     return "MIMIC-IV"
-            except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+            except UNREADABLE:
                 pass
     if _find(folder, "person") or _find(folder, "condition_occurrence"):
         return "OMOP"
@@ -878,6 +871,6 @@ def read_ehr(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | N
     """Read a folder of EHR tables in any of the four layouts (see :func:`detect_layout`)."""
     layout = detect_layout(folder)
     if layout == "MIMIC-III":
-        return _ehr.read_mimic3(folder)
+        return _ehr.read_mimic3(folder, report=report)
     reader = {"MIMIC-IV": read_mimic4, "OMOP": read_omop, "MEDS": read_meds}[layout]
     return reader(folder, report=report)

@@ -48,7 +48,8 @@ def test_report_rows_with_dates(tmp_path):
     ("event,A,B\nx,1,2\nx,2,3\n", "event names repeated"),
     ("event\nx\n", "only one column"),
     ("event,A\nx,1\n", "at least two drugs or two events"),
-    ("drug,event,count\nA,,3\nB,y,1\n", "line 2: empty drug or event name"),
+    # the one rule set of the reader and check-data names the empty cell's column as well
+    ("drug,event,count\nA,,3\nB,y,1\n", "line 2, column 'event': empty drug or event name"),
     ("report_id,drug,event\n1,A,\n2,B,y\n", "line 2, column 'event': empty value"),
     ("report_id,drug,event,date\n1,A,x,yesterday\n2,B,y,2024-01-01\n", "line 2, column 'date'"),
     ("report_id,drug,event\n1,A,x\n1,B,y\n", "a single report"),
