@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from precmed_utils import signals as sg
+from precmed_utils.studies import signals as sg
 
 
 def peak_mb() -> float:

@@ -82,7 +82,7 @@ def main():
             subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--folder", str(folder),
                             "--generate-only"], check=True)
             print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s: {folder}")
-        from precmed_utils import ehr_formats
+        from precmed_utils.formats import ehr_formats
 
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t = time.perf_counter()

@@ -8,8 +8,8 @@ import resource
 import time
 import tracemalloc
 
-from precmed_utils import ehr
-from precmed_utils.data import data_dir
+from precmed_utils.formats import ehr
+from precmed_utils.formats.data import data_dir
 
 
 def main():

@@ -78,7 +78,7 @@ def _half(surface: str) -> int:
 
 def surrogates(half: int) -> dict[str, list]:
     """The corpus's surrogate PHI of one half (by hash of the surface), by use."""
-    from precmed_utils.deid import read_physionet_text
+    from precmed_utils.studies.deid import read_physionet_text
 
     rows = [line.split(" ", 5) for line in PHRASES.read_text(encoding="utf-8").splitlines() if line.strip()]
     notes = read_physionet_text(PHRASE_TEXT)

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from precmed_utils import deid
-from precmed_utils.tagger import CRF, Tagger, batches, pad_batch, predict, transition_constraints
+from precmed_utils.studies import deid
 from precmed_utils.text import tag_set
+from precmed_utils.text.tagger import CRF, Tagger, batches, pad_batch, predict, transition_constraints
 
 
 def peak_mb() -> float:

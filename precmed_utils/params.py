@@ -118,7 +118,7 @@ def study_spec(study: str) -> dict[str, Param]:
     nb = json.loads(notebook_path(study).read_text(encoding="utf-8"))
     constraints = {**COMMON_CONSTRAINTS, **_load_profile_file(study)["constraints"]}
     if REGISTRY_CHOICES in constraints.get("data", {}).get("choices", []):
-        from .data import for_study  # the study's datasets come from the registry, in its order
+        from .formats.data import for_study  # the study's datasets come from the registry, in its order
 
         c = constraints["data"]
         expand = {REGISTRY_CHOICES: for_study(study, "data")}

@@ -19,7 +19,7 @@ def smoke_book(tmp_path_factory):
     ``PRECMED_TEST_BOOK=<folder>`` reuses a book built earlier with
     ``precmed book --profile smoke --out <folder>`` instead (to iterate on the page checks).
     """
-    from precmed_utils.runner import RunResult, build_book
+    from precmed_utils.tools.runner import RunResult, build_book
 
     reuse = os.environ.get("PRECMED_TEST_BOOK")
     if reuse:

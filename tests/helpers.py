@@ -28,7 +28,7 @@ def precmed(*args, cwd=None, subprocess_run=False):
     """
     if subprocess_run or cwd is not None:
         return subprocess.run([str(BIN / "precmed"), *args], capture_output=True, text=True, cwd=cwd)
-    from precmed_utils.cli import main
+    from precmed_utils.tools.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -107,13 +107,13 @@ class TinyMimic:
         return folder
 
 
-# --- the MIMIC-III demo in the other EHR layouts (the end-to-end test of precmed_utils.ehr_formats)
+# --- the MIMIC-III demo in the other EHR layouts (the end-to-end test of precmed_utils.formats.ehr_formats)
 
 def _mimic3_rows(folder: Path) -> dict[str, pd.DataFrame]:
     """The MIMIC-III tables the readers use, as text, dated as read_mimic3 dates them: diagnoses
     and procedures at their admission, prescriptions at STARTDATE or else their admission; rows
     without a code or a date, or whose HADM_ID has no admission, left out (read_mimic3 drops them)."""
-    from precmed_utils import ehr
+    from precmed_utils.formats import ehr
 
     tab = {n: ehr._read_table(ehr._find_table(folder, n), cols) for n, (cols, _) in ehr._TABLES.items()
            if ehr._find_table(folder, n) is not None}

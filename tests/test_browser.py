@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
-from precmed_utils import teaching
 from precmed_utils.studies import implemented_studies, notebook_path
+from precmed_utils.tools import teaching
 
 pytestmark = pytest.mark.slow
 

@@ -149,7 +149,7 @@ def test_sigterm_stops_the_run_and_leaves_nothing_half_done(tmp_path):
 
     runs = tmp_path / "runs"
     cmd = ["run", "relation_extraction", "--profile", "smoke", "--runs-dir", str(runs), "--no-progress"]
-    p = subprocess.Popen([sys.executable, "-m", "precmed_utils.cli", *cmd],
+    p = subprocess.Popen([sys.executable, "-m", "precmed_utils.tools.cli", *cmd],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, kernel = time.time() + 120, None
     while time.time() < deadline and kernel is None:
@@ -173,7 +173,7 @@ def test_sigterm_stops_the_run_and_leaves_nothing_half_done(tmp_path):
 def test_list_and_check_data_import_neither_torch_nor_scipy_stats():
     """`precmed list` and `precmed check-data` answer in about a second: the registry and the
     readers import no model code (torch) and no scipy.stats."""
-    code = ("import sys\nfrom precmed_utils.cli import main\n"
+    code = ("import sys\nfrom precmed_utils.tools.cli import main\n"
             "assert main(['list']) == 0\n"
             "assert main(['check-data', 'cancer_subtyping',\n"
             "             'data/microarray/gordon_2002_lung.csv.gz']) == 0\n"

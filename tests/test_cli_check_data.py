@@ -4,7 +4,7 @@ broken data, exit 2 for bad input (unknown study, a study without a user format,
 import pytest
 from helpers import write_matrix
 
-from precmed_utils.cli import main
+from precmed_utils.tools.cli import main
 
 
 def test_good_file_is_ok(tmp_path, capsys):
@@ -44,7 +44,7 @@ def test_bad_input_is_exit_2(study, path, expected, capsys):
 
 
 def test_study_without_a_user_format_is_exit_2(tmp_path, capsys, monkeypatch):
-    from precmed_utils import data
+    from precmed_utils.formats import data
 
     monkeypatch.delitem(data.USER_FORMATS, "cancer_subtyping")
     path = write_matrix(tmp_path / "expr.csv")

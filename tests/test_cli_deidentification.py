@@ -7,10 +7,10 @@ import pytest
 import torch
 from helpers import precmed
 
-from precmed_utils import deid
-from precmed_utils.span_metrics import binary_token_scores
-from precmed_utils.tagger import Encoders, train_tagger
+from precmed_utils.studies import deid
 from precmed_utils.text import Document, Span, tag_set
+from precmed_utils.text.span_metrics import binary_token_scores
+from precmed_utils.text.tagger import Encoders, train_tagger
 
 NAMES = ["Hartley", "Moreno", "Kowalski", "Ferris"]
 

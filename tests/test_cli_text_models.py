@@ -1,4 +1,4 @@
-"""The reusable taggers of concept_extraction and temporal_events (precmed_utils.text_models): a
+"""The reusable taggers of concept_extraction and temporal_events (precmed_utils.text.text_models): a
 tiny model trained here is saved, loaded back with weights only and tags new text exactly as the
 model in memory; `precmed predict` on a file and a folder; bad input gets a clear error (exit
 status 2) that names what was wrong and what was expected."""
@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import precmed
 
-from precmed_utils import text_models as tm
-from precmed_utils.tagger import Encoders, predict, train_tagger
 from precmed_utils.text import char_to_token_spans, spans_to_tags, tag_set, tokenise
+from precmed_utils.text import text_models as tm
+from precmed_utils.text.tagger import Encoders, predict, train_tagger
 
 DRUGS = ["aspirin", "warfarin", "heparin", "insulin"]
 EVENTS = ["fever", "cough", "biopsy", "surgery"]

@@ -10,7 +10,7 @@ from papermill.translators import PythonTranslator
 
 from precmed_utils.params import parameters_cell, parse_parameters_cell, profile_overrides, validate
 from precmed_utils.studies import implemented_studies, paper_values
-from precmed_utils.teaching import exercises_of
+from precmed_utils.tools.teaching import exercises_of
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REQUIRED = {"seed", "device", "data", "output_dir"}
@@ -77,7 +77,7 @@ def test_paper_values_are_complete():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_ends_with_exercises_and_hidden_solutions(path):
-    """The exercises the instructor appendix is generated from (precmed_utils.teaching)."""
+    """The exercises the instructor appendix is generated from (precmed_utils.tools.teaching)."""
     nb = json.loads(path.read_text())
     exercises = exercises_of(nb)
     assert len(exercises) >= 3, "at least three exercises under '## Exercises'"

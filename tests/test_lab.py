@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, precmed
 
-from precmed_utils import teaching
 from precmed_utils.errors import BuildError, ParameterError
 from precmed_utils.params import (
     RESOLVED_MARKER,
@@ -22,6 +21,7 @@ from precmed_utils.params import (
     study_spec,
 )
 from precmed_utils.studies import implemented_studies
+from precmed_utils.tools import teaching
 
 BIN = Path(sys.executable).parent
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from helpers import precmed
 
-from precmed_utils import sweep
 from precmed_utils.errors import ParameterError
+from precmed_utils.tools import sweep
 
 
 def test_parse_seeds():

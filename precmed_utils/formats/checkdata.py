@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import DataError, Problem, Problems, problem_text
 from . import data
-from .errors import DataError, Problem, Problems, problem_text
 
 LIMIT = 200  # problems listed at most; the rest are counted
 
@@ -40,7 +40,8 @@ def _by_reader(reader: Callable, *, complete: bool = False,
 
 
 def _checks() -> dict[str, Callable]:
-    from . import corpora, deid, drug_response, ehr, ehr_formats, relations, temporal
+    from ..studies import deid, drug_response, relations, temporal
+    from . import corpora, ehr, ehr_formats
 
     checks = {
         "cancer_subtyping": _by_reader(data.read_labelled_matrix, complete=True, kwargs=True),
@@ -59,7 +60,7 @@ def _checks() -> dict[str, Callable]:
 def format_of(study: str) -> str:
     """The documented format of ``study``'s user data (DataError if it takes none)."""
     if study not in data.USER_FORMATS:
-        from .studies import check_study
+        from ..studies import check_study
 
         check_study(study)  # an unknown study: UnknownStudyError
         raise DataError(f"study {study!r} does not take a data file of yours; it runs on its registered "

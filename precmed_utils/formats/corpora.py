@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, Problems
-from .text import (
+from ..errors import DataError, Problems
+from ..text import (
     Document,
     Span,
     Token,

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import DataError, Problems
-from .studies import project_root
+from ..errors import DataError, Problems
+from ..studies import project_root
 from .tables import (
     UNREADABLE,
     empty,

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..errors import Problems
 from .data import data_dir
-from .errors import Problems
 from .tables import read_table, where
 
 EHR_STUDIES = ("heart_failure", "suicide_risk", "deep_patient")

@@ -1,5 +1,5 @@
 """Readers of coded EHR extracts in the layouts people hold: MIMIC-IV (``hosp`` module), OMOP CDM
-v5.4 and MEDS, each into the :class:`~precmed_utils.ehr.EHR` the three EHR studies use, and
+v5.4 and MEDS, each into the :class:`~precmed_utils.formats.ehr.EHR` the three EHR studies use, and
 :func:`read_ehr`, which recognises the layout of a folder (those three and MIMIC-III) and calls the
 right reader.
 
@@ -7,9 +7,9 @@ The tables are read by DuckDB: SQL over the CSV, CSV.gz or Parquet files; checks
 mapping of codes run in DuckDB, and only the final event table (patient, day, visit, code id) and
 the vocabulary reach pandas, so a large extract never has every table in memory as Python objects.
 
-Codes keep the kind prefixes of :mod:`precmed_utils.ehr`, with one prefix per vocabulary so codes of
+Codes keep the kind prefixes of :mod:`precmed_utils.formats.ehr`, with one prefix per vocabulary so codes of
 two vocabularies never collide: ``D:`` ICD-9-CM diagnosis and ``P:`` ICD-9-CM procedure in MIMIC's
-undotted spelling (exactly as :func:`~precmed_utils.ehr.read_mimic3` writes them), ``D10:``
+undotted spelling (exactly as :func:`~precmed_utils.formats.ehr.read_mimic3` writes them), ``D10:``
 ICD-10-CM diagnosis and ``P10:`` ICD-10-PCS procedure (undotted, upper case), ``M:`` a drug name
 (lower case, runs of white space made one space), and for OMOP standard concepts that are not ICD
 ``<vocabulary_id>:<concept_id>`` (``SNOMED:4229440``, ``RxNorm:19019073``; ``OMOP:<concept_id>``
@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError, Problems
 from . import ehr as _ehr
-from .errors import DataError, Problems
 from .tables import UNREADABLE, csv_header, open_text
 
 # ---------------------------------------------------------------------------------------------
@@ -444,9 +444,9 @@ def mimic4_root(folder: Path) -> Path:
 
 
 def read_mimic4(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | None:
-    """Read MIMIC-IV hosp tables (see MIMIC4_FORMAT) into an :class:`~precmed_utils.ehr.EHR`.
+    """Read MIMIC-IV hosp tables (see MIMIC4_FORMAT) into an :class:`~precmed_utils.formats.ehr.EHR`.
 
-    Rules as :func:`~precmed_utils.ehr.read_mimic3`: rows without a code, and rows whose hadm_id
+    Rules as :func:`~precmed_utils.formats.ehr.read_mimic3`: rows without a code, and rows whose hadm_id
     has no admission, are dropped and counted; a prescription without starttime takes its
     admission's time; an event whose hadm_id belongs to another subject, a repeated hadm_id, an
     icd_version other than 9 or 10, a missing id or admittime are errors. Age: anchor_age plus the
@@ -579,7 +579,7 @@ _OMOP_EVENTS = {  # table: (kind, concept column, date column, source concept co
 
 
 def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | None:
-    """Read OMOP CDM v5.4 tables (see OMOP_FORMAT) into an :class:`~precmed_utils.ehr.EHR`.
+    """Read OMOP CDM v5.4 tables (see OMOP_FORMAT) into an :class:`~precmed_utils.formats.ehr.EHR`.
 
     Used: person (sex from gender_concept_id 8507/8532, other concepts counted as unknown sex; date
     of birth from birth_datetime, else year_of_birth with month_of_birth and day_of_birth, a
@@ -737,7 +737,7 @@ def meds_files(folder: Path) -> list[Path]:
 
 
 def read_meds(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | None:
-    """Read a MEDS dataset (see MEDS_FORMAT) into an :class:`~precmed_utils.ehr.EHR`.
+    """Read a MEDS dataset (see MEDS_FORMAT) into an :class:`~precmed_utils.formats.ehr.EHR`.
 
     Each data file's schema is validated with ``meds.DataSchema`` (subject_id int64, time
     timestamp[us], code string; extra columns allowed); a null subject_id or code is an error with

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import Problems
+from ..errors import Problems
 
 # What a table reader takes for a missing value (compared in lower case, after stripping).
 NA_TOKENS = ("", "na", "nan", "n/a", "null", "none")

@@ -1,8 +1,11 @@
 """The study registry: ids, titles, papers' reported values and claims.
 
-Everything comes from one machine-readable file, ``paper_values.yml`` beside this module, so the
+Everything comes from one machine-readable file, ``precmed_utils/paper_values.yml``, so the
 notebooks, the paper-versus-ours tables and the scoreboard all read the same numbers. Used by all
 studies.
+
+The subpackage ``precmed_utils.studies`` holds the code of one study each (heart_failure, deid,
+drug_response, ...); this catalogue is its ``__init__``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UnknownStudyError
+from ..errors import UnknownStudyError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # precmed_utils/ (this module is precmed_utils/studies/)
 PAPER_VALUES = PACKAGE_DIR / "paper_values.yml"
 
 

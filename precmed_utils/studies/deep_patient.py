@@ -5,7 +5,7 @@ scaled to [0, 1]), the per-disease scores (AUC-ROC, and accuracy and F-score at 
 threshold), and, on simulated data, the positive control's factor-driven outcomes and the
 factor-recovery probe.
 
-Works on an :class:`precmed_utils.ehr.EHR`. The models (the stacked denoising autoencoder, the
+Works on an :class:`precmed_utils.formats.ehr.EHR`. The models (the stacked denoising autoencoder, the
 random forests and the baselines) are written out in the chapter.
 
 Used by: deep_patient.
@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.metrics import f1_score, roc_auc_score
 
-from .ehr import EHR
+from ..formats.ehr import EHR
 
 
 @dataclass

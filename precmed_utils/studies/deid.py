@@ -29,8 +29,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from .errors import DataError, Problems
-from .text import Document, Span, Token, split_sentences, tags_to_spans, token_to_char_spans, tokenise
+from ..errors import DataError, Problems
+from ..text import Document, Span, Token, split_sentences, tags_to_spans, token_to_char_spans, tokenise
 
 STUDY = "deidentification"
 SCHEME = "BIOES"
@@ -265,7 +265,7 @@ def document_sequences(doc: Document, *, max_len: int = 60) -> tuple[list[dict],
     """A document as tagged sequences: ``tokens`` (Token list), ``tags`` (BIOES over the tokens
     each gold span overlaps), ``doc`` (its id); and the gold spans a flat tag sequence cannot
     hold (two spans touching one token: the longer is kept)."""
-    from .text import char_to_token_spans, spans_to_tags
+    from ..text import char_to_token_spans, spans_to_tags
 
     tokens = tokenise(doc.text)
     kept, dropped = char_to_token_spans(tokens, doc.spans)
@@ -285,7 +285,7 @@ def spans_from_tags(tokens: Sequence[Token], tags: Sequence[str]) -> list[Span]:
 
 def tags_from_spans(tokens: Sequence[Token], spans: Iterable[Span]) -> list[str]:
     """BIOES tags of ``tokens`` for character spans (a token a span touches is inside it)."""
-    from .text import char_to_token_spans, spans_to_tags
+    from ..text import char_to_token_spans, spans_to_tags
 
     kept, _ = char_to_token_spans(tokens, spans)
     return spans_to_tags(len(tokens), kept, SCHEME)

@@ -1,7 +1,7 @@
 """The character+word BiLSTM-CRF de-identifier (Dernoncourt et al. 2017, NeuroNER's architecture):
 the model, saving and loading it with its model card, and tagging new text with it.
 
-Split from :mod:`precmed_utils.deid` so that reading the corpora (and ``precmed list``,
+Split from :mod:`precmed_utils.studies.deid` so that reading the corpora (and ``precmed list``,
 ``precmed check-data``) never imports torch; ``deid.BiLSTM``, ``deid.load_model`` etc. still work
 (``deid`` imports this module the first time one of these names is used).
 """
@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..text import Span
+from ..text.saved_models import MODEL_CARD as MODEL_CARD  # re-exported: deid.MODEL_CARD
+from ..text.saved_models import MODEL_FILES as MODEL_FILES  # deid.MODEL_FILES
+from ..text.saved_models import load_parts, read_card, save_parts, score_table, weights_licence, write_card
+from ..text.tagger import CRF, Encoders, Tagger, predict, transition_constraints
 from .deid import SCHEME, note_sentences, phi_category, replace_spans, spans_from_tags
-from .saved_models import MODEL_CARD as MODEL_CARD  # re-exported: deid.MODEL_CARD
-from .saved_models import MODEL_FILES as MODEL_FILES  # deid.MODEL_FILES
-from .saved_models import load_parts, read_card, save_parts, score_table, weights_licence, write_card
-from .tagger import CRF, Encoders, Tagger, predict, transition_constraints
-from .text import Span
 
 # --- the character + word BiLSTM-CRF (Dernoncourt et al. 2017, NeuroNER) -------------------------
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf computes)
 
-from .errors import DataError, Problems
-from .tables import empty, numbers, read_table, where
+from ..errors import DataError, Problems
+from ..formats.tables import empty, numbers, read_table, where
 
 EXPRESSION_FILE, RESPONSE_FILE = "expression.csv", "response.csv"
 MIN_LINES_PER_DRUG = 10

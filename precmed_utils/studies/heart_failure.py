@@ -2,7 +2,7 @@
 window that ends before the prediction window, the (code, context code) pairs a skip-gram learns
 from, patient vectors aggregated from code vectors, and checks of what the code vectors learned.
 
-Everything works on an :class:`precmed_utils.ehr.EHR`, simulated or read from MIMIC-III tables,
+Everything works on an :class:`precmed_utils.formats.ehr.EHR`, simulated or read from MIMIC-III tables,
 so the chapter runs unchanged on real data. The skip-gram itself is written out in the notebook.
 
 Used by: heart_failure.
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from . import phenotypes
-from .ehr import EHR
+from ..formats import phenotypes
+from ..formats.ehr import EHR
 
 # ICD-9 428.x: heart failure (phenotypes.yml; an EHR with ICD-10 codes gets the ICD-10 patterns too)
 HF_CODES = phenotypes.definitions()["heart_failure"]["codes"]["D:"]

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, Problems
-from .text import Span, normalise_word, refine_tokens, tokenise
+from ..errors import DataError, Problems
+from ..text import Span, normalise_word, refine_tokens, tokenise
 
 NONE = "None"  #: the label of a candidate pair without a gold relation
 SPLITS = ("train", "dev", "test")

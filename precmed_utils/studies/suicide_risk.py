@@ -3,7 +3,7 @@ outcome defined from codes, the ICD-hierarchy smoothness graph of the eNRBM, the
 threshold rule that turns scores into low / moderate / high, and the matching of hidden units to
 planted factors.
 
-Everything here works on an :class:`precmed_utils.ehr.EHR`, simulated or read from MIMIC-III
+Everything here works on an :class:`precmed_utils.formats.ehr.EHR`, simulated or read from MIMIC-III
 tables, so the chapter runs unchanged on real data.
 
 Used by: suicide_risk.
@@ -18,8 +18,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.metrics import f1_score
 
-from . import phenotypes
-from .ehr import EHR, icd9_block
+from ..formats import phenotypes
+from ..formats.ehr import EHR, icd9_block
 
 LEVELS = ("low", "moderate", "high")
 # The ICD-9 outcome codes (phenotypes.yml; outcome_levels uses the patterns of the vocabularies in the

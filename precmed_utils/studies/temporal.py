@@ -33,8 +33,8 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
-from .errors import DataError, Problems
-from .text import Document, Span, Token
+from ..errors import DataError, Problems
+from ..text import Document, Span, Token
 
 LABELS = ("EVENT", "TIMEX3")
 STUDY = "temporal_events"

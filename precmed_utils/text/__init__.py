@@ -9,6 +9,9 @@ re-tokenising.
 Tag schemes: ``IO`` (``I-X`` or ``O``), ``BIO`` (``B-X`` opens a span) and ``BIOES`` (also ``E-X``
 closes one, ``S-X`` is a one-token span). Spans are half-open token ranges ``(label, start,
 end)`` on the token level and ``Span(start, end, label)`` on the character level.
+
+The subpackage ``precmed_utils.text`` is the shared sequence-labelling toolkit: this module (the
+text itself), ``tagger`` (the BiLSTM-CRF), ``span_metrics``, ``text_models`` and ``saved_models``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import DataError
+from ..errors import DataError
 from .tagger import Encoders
 
 MODEL_FILES = ("weights.pt", "encoders.json", "config.json")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .text import OUTSIDE, strip_tags, tags_to_spans
+from . import OUTSIDE, strip_tags, tags_to_spans
 
 
 def _prf(tp: float, n_pred: float, n_gold: float) -> tuple[float, float, float]:

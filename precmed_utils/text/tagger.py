@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .text import Token, Vocab, allowed_transition, normalise_word
+from . import Token, Vocab, allowed_transition, normalise_word
 
 NEG = -1e4  # a transition score that makes a path impossible without producing NaNs
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import Span, split_sentences, tags_to_spans, token_to_char_spans, tokenise
 from .saved_models import MODEL_FILES as MODEL_FILES  # the files of a saved model
 from .saved_models import load_parts, read_card, save_parts, score_table, weights_licence, write_card
 from .tagger import CRF, Encoders, Tagger, predict, transition_constraints
-from .text import Span, split_sentences, tags_to_spans, token_to_char_spans, tokenise
 
 
 class RecurrentTagger(Tagger):
@@ -237,8 +237,8 @@ architecture{spread}; the saved weights are those of the first seed):
 |---|---|---|
 {score_table(scores)}
 
-**Use.** Python: `TextTagger.load(folder, "{study}").predict(text)` (module `precmed_utils.text_models`) gives
-the spans; the command line: `precmed predict {study} FOLDER notes/` (spans as JSON: offsets and labels,
+**Use.** Python: `TextTagger.load(folder, "{study}").predict(text)` (module `precmed_utils.text.text_models`)
+gives the spans; the command line: `precmed predict {study} FOLDER notes/` (spans as JSON: offsets and labels,
 never the text). Loading reads tensors only (`torch.load(weights_only=True)`).
 
 **Limits.** {info['limits']} Use its output as a suggestion for a human reader, not as a clinical record.

@@ -23,8 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .seeding import usable_cores
-from .studies import implemented_studies, project_root, study_info
+from ..seeding import usable_cores
+from ..studies import implemented_studies, project_root, study_info
 
 PERF_FILE = "book/performance.json"
 
@@ -122,7 +122,7 @@ def _machine() -> dict:
 
 
 def measure(study: str, profile: str, runs_dir: Path, params: list[str] = ()) -> dict:
-    cmd = [sys.executable, "-m", "precmed_utils.cli", "run", study, "--profile", profile,
+    cmd = [sys.executable, "-m", "precmed_utils.tools.cli", "run", study, "--profile", profile,
            "--runs-dir", str(runs_dir), "--no-progress", *[a for p in params for a in ("-p", p)]]
     out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -238,7 +238,7 @@ def tiers_markdown(study: str, doc: dict | None = None) -> str:
         got = {p: runs.get(f"{study}/{p}") for p in ("smoke", "default", "paper")}
         if any(got.values()):
             parts.append(f"*{mid}*: " + "; ".join(f"{p} {_fmt_run(r)}" for p, r in got.items() if r))
-    from .params import supports_gpu
+    from ..params import supports_gpu
 
     gpu = "a GPU is recommended (`-p device=auto` uses one)" if supports_gpu(study) else \
         "CPU only (no GPU code path)"

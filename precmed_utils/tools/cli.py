@@ -12,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import BuildError, ParameterError, PrecmedError
-from .params import PROFILES
+from ..errors import BuildError, ParameterError, PrecmedError
+from ..params import PROFILES
 
 EPILOG = """examples:
   precmed list
@@ -34,9 +34,9 @@ EPILOG = """examples:
 
 
 def _cmd_list(args) -> int:
-    from . import data as registry
-    from .params import profile_overrides, study_spec
-    from .studies import all_studies, implemented_studies, study_info
+    from ..formats import data as registry
+    from ..params import profile_overrides, study_spec
+    from ..studies import all_studies, implemented_studies, study_info
 
     done = set(implemented_studies())
     studies = [args.study] if args.study else all_studies()
@@ -72,9 +72,9 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_check_data(args) -> int:
-    from .checkdata import check_data, errors_of, format_of, total_errors
-    from .errors import DataError
-    from .studies import check_study
+    from ..errors import DataError
+    from ..formats.checkdata import check_data, errors_of, format_of, total_errors
+    from ..studies import check_study
 
     study = check_study(args.study)
     described = format_of(study)
@@ -93,7 +93,7 @@ def _cmd_check_data(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from .privacy import is_refusal
+    from ..privacy import is_refusal
     from .runner import build_book
 
     results, index = build_book(args.profile, args.jobs, args.runs_dir, args.out)
@@ -126,9 +126,9 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_benchmark(args) -> int:
+    from ..params import PROFILES as known
+    from ..studies import check_study
     from .benchmark import load, performance_markdown, run_benchmark
-    from .params import PROFILES as known
-    from .studies import check_study
 
     profiles = tuple(p.strip() for p in args.profiles.split(",") if p.strip())
     bad = [p for p in profiles if p not in known]
@@ -144,7 +144,7 @@ def _cmd_benchmark(args) -> int:
 
 
 def _cmd_clean(args) -> int:
-    from .studies import project_root
+    from ..studies import project_root
 
     root = project_root()
     targets = [root / "_build"] + ([root / "runs"] if args.runs else [])
@@ -158,7 +158,7 @@ def _cmd_clean(args) -> int:
 
 
 def _cmd_worksheet(args) -> int:
-    from .studies import check_study, project_root
+    from ..studies import check_study, project_root
     from .teaching import WORKSHEET_DIR, write_worksheet
 
     check_study(args.study)
@@ -171,7 +171,7 @@ def _cmd_worksheet(args) -> int:
 
 
 def _cmd_deid(args) -> int:
-    from .deid import deidentify
+    from ..studies.deid import deidentify
 
     summary = deidentify(args.model_dir, args.input, args.output, mode=args.mode, seed=args.seed)
     by_label = ", ".join(f"{k} {v}" for k, v in summary["by_label"].items()) or "none"
@@ -190,7 +190,7 @@ PREDICTORS = {
 def _cmd_predict(args) -> int:
     import json
 
-    from .studies import check_study
+    from ..studies import check_study
 
     check_study(args.study)
     if args.study not in PREDICTORS:
@@ -199,15 +199,15 @@ def _cmd_predict(args) -> int:
     out = Path(args.out).expanduser() if args.out else None
     if out is not None and out.exists():
         raise ParameterError(f"--out {out}: already exists; refusing to overwrite it")
-    from .deid import read_notes
+    from ..studies.deid import read_notes
 
     texts = read_notes(args.input)
     if args.study == "deidentification":
-        from .deid import DeidModel
+        from ..studies.deid import DeidModel
 
         model = DeidModel.load(args.model_dir)
     else:
-        from .text_models import TextTagger
+        from ..text.text_models import TextTagger
 
         model = TextTagger.load(args.model_dir, args.study)
     doc = {"study": args.study, "model_dir": str(Path(args.model_dir).resolve()),
@@ -224,7 +224,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_privacy_scan(args) -> int:
-    from .privacy import scan_notebook
+    from ..privacy import scan_notebook
 
     dirty = 0
     for path in args.notebooks:

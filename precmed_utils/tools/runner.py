@@ -32,14 +32,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import benchmark, privacy, teaching
-from . import data as data_registry
-from .errors import BuildError, ParameterError, PrecmedError
-from .evidence import describe as describe_comparison
-from .params import RESOLVED_MARKER, parse_overrides, resolve, study_spec, supports_gpu
-from .results import describe_basis, difference, fmt
-from .seeding import choose_device, shared_cores
-from .studies import (
+from .. import privacy
+from ..errors import BuildError, ParameterError, PrecmedError
+from ..evidence import describe as describe_comparison
+from ..formats import data as data_registry
+from ..params import RESOLVED_MARKER, parse_overrides, resolve, study_spec, supports_gpu
+from ..results import describe_basis, difference, fmt
+from ..seeding import choose_device, shared_cores
+from ..studies import (
     all_studies,
     check_study,
     headline,
@@ -49,6 +49,7 @@ from .studies import (
     project_root,
     study_info,
 )
+from . import benchmark, teaching
 
 
 @dataclass
@@ -463,7 +464,7 @@ def show_parameters_once(nb: dict, study: str, run_dir: Path) -> dict:
     """A chapter shows the parameters of its run once, as a table (parameter, value used,
     notebook default, meaning; values that differ from the default in bold), in place of the
     declared ``parameters`` cell and papermill's injected cell, which the book then hides."""
-    from .params import study_spec
+    from ..params import study_spec
 
     info = run_dir / "run.json"
     used = json.loads(info.read_text())["parameters"] if info.exists() else {}

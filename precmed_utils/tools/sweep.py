@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ParameterError, PrecmedError
-from .params import coerce, study_spec
+from ..errors import ParameterError, PrecmedError
+from ..params import coerce, study_spec
+from ..seeding import shared_cores
+from ..studies import check_study, study_info
 from .runner import RunResult, parameter_hash, prepare, run_study, runs_root
-from .seeding import shared_cores
-from .studies import check_study, study_info
 
 
 @dataclass

@@ -31,10 +31,10 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
+from ..errors import BuildError
+from ..params import supports_gpu
+from ..studies import implemented_studies, notebook_path, project_root, study_info
 from . import benchmark
-from .errors import BuildError
-from .params import supports_gpu
-from .studies import implemented_studies, notebook_path, project_root, study_info
 
 TIERS_PLACEHOLDER = "<!-- precmed: run-time tiers -->"
 INSTRUCTOR_PAGE = "book/instructor.md"

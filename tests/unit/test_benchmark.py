@@ -2,8 +2,8 @@
 
 from helpers import precmed
 
-from precmed_utils import benchmark
 from precmed_utils.studies import study_info
+from precmed_utils.tools import benchmark
 
 DOC = {"machines": {
     "cpu: 2-core Test CPU, 8 GiB, no GPU": {
@@ -77,7 +77,7 @@ def test_resource_meter_counts_a_child_process_cpu_and_memory():
 def test_build_times_page_reads_each_runs_record(tmp_path):
     import json
 
-    from precmed_utils.runner import RunResult, build_times_markdown
+    from precmed_utils.tools.runner import RunResult, build_times_markdown
 
     (tmp_path / "run.json").write_text(json.dumps({"cpu_seconds": 90.0, "peak_rss_mib": 1234,
                                                    "machine": {"id": "cpu: 2-core test machine"}}))
@@ -93,7 +93,7 @@ def test_build_times_page_reads_each_runs_record(tmp_path):
 def test_class_times_table_takes_this_build_and_the_newest_earlier_run(tmp_path):
     import json
 
-    from precmed_utils.runner import RunResult, class_times_markdown
+    from precmed_utils.tools.runner import RunResult, class_times_markdown
 
     study = tmp_path / "adr_bcpnn"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from precmed_utils import data
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data
 
 H = data.FIVE_YEARS_DAYS
 

@@ -1,4 +1,4 @@
-"""precmed_utils.checkdata: for each of the nine user formats, a valid file passes and a broken
+"""precmed_utils.formats.checkdata: for each of the nine user formats, a valid file passes and a broken
 one has ALL its problems reported, each with its file and location. The fixtures are the ones
 the readers' own tests write."""
 
@@ -12,9 +12,9 @@ from test_ehr import _mini
 from test_relations import CON, REL, TXT, _note
 from test_temporal import _anafora, _entity, _xml
 
-from precmed_utils import corpora, data
-from precmed_utils.checkdata import check_data, errors_of
 from precmed_utils.errors import DataError
+from precmed_utils.formats import corpora, data
+from precmed_utils.formats.checkdata import check_data, errors_of
 
 
 def _found(problems, file_end, location, words):
@@ -215,8 +215,8 @@ def test_the_list_is_capped(tmp_path):
 
 
 def test_total_errors_counts_the_problems_beyond_the_listing_limit():
-    from precmed_utils.checkdata import total_errors
     from precmed_utils.errors import Problem
+    from precmed_utils.formats.checkdata import total_errors
 
     probs = [Problem("f", "line 2", "bad"), Problem("f", "line 3", "odd", warning=True),
              Problem("f", "", "... and 41 more problem(s) not listed")]

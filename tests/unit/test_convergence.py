@@ -6,7 +6,7 @@ import pytest
 from precmed_utils.convergence import TrainingLog, curve_status
 from precmed_utils.params import profile_of
 from precmed_utils.results import describe_basis
-from precmed_utils.runner import basis_marker
+from precmed_utils.tools.runner import basis_marker
 
 
 def test_curve_still_rising_at_cap_is_not_converged():

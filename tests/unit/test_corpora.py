@@ -1,13 +1,13 @@
-"""Readers of annotated corpora (precmed_utils.corpora): PHEE counts, BRAT and CoNLL round trips,
+"""Readers of annotated corpora (precmed_utils.formats.corpora): PHEE counts, BRAT and CoNLL round trips,
 and the errors a malformed file gives."""
 
 from pathlib import Path
 
 import pytest
 
-from precmed_utils import corpora
-from precmed_utils import data as registry
 from precmed_utils.errors import DataError
+from precmed_utils.formats import corpora
+from precmed_utils.formats import data as registry
 from precmed_utils.text import Document, Span, allowed_transition
 
 

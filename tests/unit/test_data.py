@@ -4,8 +4,8 @@ import shutil
 import pytest
 from helpers import ROOT, write_matrix
 
-from precmed_utils import data
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data
 
 
 def test_shipped_datasets_verify_and_load():

@@ -7,8 +7,8 @@ import pytest
 from scipy import sparse
 from sklearn.preprocessing import MinMaxScaler
 
-from precmed_utils import deep_patient as dp
-from precmed_utils.ehr import EHR, _vocab_frame, simulate_cohort
+from precmed_utils.formats.ehr import EHR, _vocab_frame, simulate_cohort
+from precmed_utils.studies import deep_patient as dp
 
 
 def _ehr(rows, codes=("D:25000", "D:25002", "D:4019", "M:aspirin"), n=4):

@@ -1,4 +1,4 @@
-"""precmed_utils.deid: readers (PhysioNet deid, i2b2 2014 XML), the rule baseline, span
+"""precmed_utils.studies.deid: readers (PhysioNet deid, i2b2 2014 XML), the rule baseline, span
 replacement, and saving/loading the BiLSTM-CRF with weights_only."""
 
 import json
@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from precmed_utils import data as registry
-from precmed_utils import deid
 from precmed_utils.errors import DataError
-from precmed_utils.tagger import Encoders, pad_batch
+from precmed_utils.formats import data as registry
+from precmed_utils.studies import deid
 from precmed_utils.text import Document, Span, tag_set
+from precmed_utils.text.tagger import Encoders, pad_batch
 
 TEXT = ("START_OF_RECORD=7||||1||||\nPt seen by Dr. Hartley on 3/14. Call 617-555-0199.\n\n"
         "||||END_OF_RECORD\nSTART_OF_RECORD=7||||2||||\nDaughter Ann Lee visited.\n||||END_OF_RECORD\n")

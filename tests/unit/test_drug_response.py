@@ -1,12 +1,13 @@
-"""precmed_utils.drug_response: the perturbation simulator (reproducible, planted truth
+"""precmed_utils.studies.drug_response: the perturbation simulator (reproducible, planted truth
 recoverable), binarisation, the shipped readers and the user format's error messages."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from precmed_utils import data as registry
-from precmed_utils.drug_response import (
+from precmed_utils.errors import DataError
+from precmed_utils.formats import data as registry
+from precmed_utils.studies.drug_response import (
     POSITIVE_CONTROL,
     bayes_auroc,
     binarise,
@@ -14,7 +15,6 @@ from precmed_utils.drug_response import (
     read_user_screen,
     simulate_screen,
 )
-from precmed_utils.errors import DataError
 
 
 @pytest.fixture(scope="module")

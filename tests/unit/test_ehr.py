@@ -9,9 +9,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from precmed_utils import data as registry
-from precmed_utils import ehr
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data as registry
+from precmed_utils.formats import ehr
 
 
 @pytest.mark.parametrize("code,chapter", [

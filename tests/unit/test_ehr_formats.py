@@ -1,4 +1,4 @@
-"""The EHR readers of precmed_utils.ehr_formats (MIMIC-IV, OMOP CDM, MEDS, and read_ehr's choice of
+"""The EHR readers of precmed_utils.formats.ehr_formats (MIMIC-IV, OMOP CDM, MEDS, and read_ehr's choice of
 layout): small hand-built folders written here, valid and malformed, through the readers and through
 `precmed check-data`; the MIMIC-III demo converted to OMOP and MEDS (tests/helpers.py) read back
 with the same patients, events and heart-failure cohort; the phenotype patterns of each
@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import ROOT, mimic3_to_meds, mimic3_to_omop, precmed
 
-from precmed_utils import ehr, ehr_formats, heart_failure, phenotypes
-from precmed_utils.checkdata import check_data, errors_of
-from precmed_utils.deep_patient import candidate_diseases
 from precmed_utils.errors import DataError
+from precmed_utils.formats import ehr, ehr_formats, phenotypes
+from precmed_utils.formats.checkdata import check_data, errors_of
+from precmed_utils.studies import heart_failure
+from precmed_utils.studies.deep_patient import candidate_diseases
 
 DEMO = ROOT / "data" / "mimic3_demo"
 STUDIES = ("heart_failure", "suicide_risk", "deep_patient")
@@ -527,7 +528,7 @@ def test_every_icd10_pattern_of_the_phenotypes_is_an_icd10cm_code():
     ICD-10-CM list, so a typo cannot silently define an empty outcome."""
     import simple_icd_10_cm as cm
 
-    from precmed_utils import phenotypes
+    from precmed_utils.formats import phenotypes
 
     checked = 0
     for name, d in phenotypes.definitions().items():

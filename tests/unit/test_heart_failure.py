@@ -1,4 +1,4 @@
-"""precmed_utils.heart_failure: the matched case-control cohort, windows, skip-gram pairs, patient
+"""precmed_utils.studies.heart_failure: the matched case-control cohort, windows, skip-gram pairs, patient
 vectors and the code-vector checks, on tiny hand-made records."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from precmed_utils import heart_failure as hfm
-from precmed_utils.ehr import EHR, _vocab_frame
+from precmed_utils.formats.ehr import EHR, _vocab_frame
+from precmed_utils.studies import heart_failure as hfm
 
 
 def _ehr(records, sex=None, age=None):

@@ -5,9 +5,10 @@ and through `check_data` (collecting every problem, as `precmed check-data` list
 import pytest
 from test_ehr import _mini
 
-from precmed_utils import data, drug_response, ehr
-from precmed_utils.checkdata import check_data, errors_of
 from precmed_utils.errors import DataError, Problems
+from precmed_utils.formats import data, ehr
+from precmed_utils.formats.checkdata import check_data, errors_of
+from precmed_utils.studies import drug_response
 
 
 def _table(tmp_path, name, text):

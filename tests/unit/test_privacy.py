@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from helpers import ROOT
 
-from precmed_utils import privacy, runner
+from precmed_utils import privacy
 from precmed_utils.privacy import (
     EXEMPT_TAG,
     check_chapter,
@@ -18,7 +18,8 @@ from precmed_utils.privacy import (
     shown,
     suppress_small_cells,
 )
-from precmed_utils.runner import RunResult, stage_book
+from precmed_utils.tools import runner
+from precmed_utils.tools.runner import RunResult, stage_book
 
 # made up for this test: no real person
 LEAK_NAME, LEAK_PHONE, LEAK_MRN = "Harriet Quellmore", "(617) 555-0142", "4471923"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from precmed_utils import data
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data
 
 
 def _csv(tmp_path, text, name="pv.csv"):

@@ -1,4 +1,4 @@
-"""The data registry is one declarative file (precmed_utils/datasets.yml): reading it imports no
+"""The data registry is one declarative file (precmed_utils/formats/datasets.yml): reading it imports no
 reader, every reference in it resolves, and the package's module-level imports form no circle."""
 
 import ast
@@ -8,15 +8,16 @@ from pathlib import Path
 
 import yaml
 
-from precmed_utils import data
+from precmed_utils.formats import data
 from precmed_utils.studies import all_studies
 
-PACKAGE = Path(data.__file__).parent
-READERS = ("corpora", "deid", "deid_model", "drug_response", "ehr", "relations", "temporal", "tagger")
+PACKAGE = Path(data.__file__).parents[1]  # precmed_utils/
+READERS = ("formats.corpora", "studies.deid", "studies.deid_model", "studies.drug_response", "formats.ehr",
+           "studies.relations", "studies.temporal", "text.tagger")
 
 
 def test_reading_the_registry_imports_no_reader_and_no_torch():
-    code = ("import sys\nimport precmed_utils.data as d\n"
+    code = ("import sys\nimport precmed_utils.formats.data as d\n"
             "assert len(d.DATASETS) > 15 and len(d.USER_FORMATS) == 11\n"
             f"loaded = [m for m in {READERS!r} if 'precmed_utils.' + m in sys.modules]\n"
             "loaded += [m for m in ('torch', 'scipy.stats') if m in sys.modules]\n"
@@ -46,22 +47,42 @@ def test_a_bad_reference_is_refused_with_its_name():
         data.resolve("os:system")
 
 
-def _module_imports(path: Path) -> set[str]:
-    """The package modules ``path`` imports at module level (not inside functions)."""
+def _module_name(path: Path) -> str:
+    """``precmed_utils/formats/data.py`` -> ``precmed_utils.formats.data`` (a package's
+    ``__init__.py`` is the package)."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_imports(path: Path, known: set[str]) -> set[str]:
+    """The package modules ``path`` imports at module level (not inside functions), as dotted names;
+    importing a module also imports the packages above it."""
+    here = _module_name(path)
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
     out = set()
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                out.add(node.module.split(".")[0])
-            else:
-                out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("precmed_utils."):
-            out.add(node.module.split(".")[1])
-    return out
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            target = f"{base}.{node.module}" if node.module else base
+        elif (node.module or "").startswith("precmed_utils"):
+            target = node.module
+        else:
+            continue
+        names = [f"{target}.{a.name}" for a in node.names]
+        out |= {n for n in names if n in known} or {target}
+        parts = target.split(".")
+        out |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+    return out - {here, "precmed_utils"}
 
 
 def test_the_package_has_no_import_circle():
-    modules = {p.stem: _module_imports(p) for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    paths = sorted(PACKAGE.rglob("*.py"))
+    known = {_module_name(p) for p in paths}
+    modules = {_module_name(p): _module_imports(p, known) for p in paths}
+    del modules["precmed_utils"]
+    assert "precmed_utils.formats.data" in modules and "precmed_utils.text" in modules
     state: dict[str, int] = {}
 
     def visit(m, path):

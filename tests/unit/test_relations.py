@@ -9,9 +9,9 @@ import pytest
 import torch
 from sklearn.metrics import precision_recall_fscore_support
 
-from precmed_utils import data as registry
-from precmed_utils import relations as rel
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data as registry
+from precmed_utils.studies import relations as rel
 
 PHEE_JSON = [registry.data_dir() / f"phee/json_{s}.json" for s in ("train", "dev", "test")]
 

@@ -5,7 +5,8 @@ import pytest
 
 from precmed_utils import studies
 from precmed_utils.errors import DataError, ParameterError, UnknownStudyError
-from precmed_utils.runner import (
+from precmed_utils.studies import all_studies, check_study, implemented_studies
+from precmed_utils.tools.runner import (
     RunResult,
     failure_page,
     parameter_hash,
@@ -13,7 +14,6 @@ from precmed_utils.runner import (
     scoreboard_markdown,
     stage_book,
 )
-from precmed_utils.studies import all_studies, check_study, implemented_studies
 
 
 def test_registry_lists_the_eleven_studies():
@@ -105,7 +105,7 @@ def test_scoreboard_marks_verdicts_by_what_they_rest_on(tmp_path):
 
 def test_tally_claims_figure_and_rules_page(tmp_path):
     from precmed_utils.evidence import paired_difference
-    from precmed_utils.runner import claims_figure, claims_page, verdict_tally
+    from precmed_utils.tools.runner import claims_figure, claims_page, verdict_tally
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -141,7 +141,7 @@ def test_scoreboard_headline_agrees_with_the_chapter_table():
 
 
 def test_parameters_are_shown_once_as_a_table(tmp_path):
-    from precmed_utils.runner import show_parameters_once
+    from precmed_utils.tools.runner import show_parameters_once
 
     used = {"profile": "smoke", "parameters": {"n_repeats": 1, "seed": 0}}
     (tmp_path / "run.json").write_text(json.dumps(used))
@@ -157,7 +157,7 @@ def test_parameters_are_shown_once_as_a_table(tmp_path):
 
 
 def test_findings_summarise_the_runs_of_this_build(tmp_path):
-    from precmed_utils.runner import FINDINGS_PLACEHOLDER, findings_markdown
+    from precmed_utils.tools.runner import FINDINGS_PLACEHOLDER, findings_markdown
 
     def a_run(sid, verdict, basis):
         d = tmp_path / sid

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from precmed_utils import signals as sg
+from precmed_utils.studies import signals as sg
 
 
 def test_bcpnn_matches_the_beta_posterior_by_simulation():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from precmed_utils import data as registry
-from precmed_utils import ehr as E
-from precmed_utils import suicide_risk as sr
+from precmed_utils.formats import data as registry
+from precmed_utils.formats import ehr as E
+from precmed_utils.studies import suicide_risk as sr
 
 
 @pytest.mark.parametrize("code,item", [

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from helpers import precmed
 
-from precmed_utils import data, drug_response
+from precmed_utils.formats import data
+from precmed_utils.studies import drug_response
 
 rng = np.random.default_rng(0)
 

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 import yaml
 
-from precmed_utils import teaching
 from precmed_utils.errors import BuildError
-from precmed_utils.runner import RunResult, stage_book
 from precmed_utils.studies import implemented_studies
+from precmed_utils.tools import teaching
+from precmed_utils.tools.runner import RunResult, stage_book
 
 
 def md(text):

@@ -1,4 +1,4 @@
-"""Temporal readers and scores (precmed_utils.temporal): E3C's official split counts, the layer-3
+"""Temporal readers and scores (precmed_utils.studies.temporal): E3C's official split counts, the layer-3
 licence filter, Anafora round trips and the errors malformed Anafora files give, and the exact
 character-offset span score."""
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from precmed_utils import data as registry
-from precmed_utils import temporal
 from precmed_utils.errors import DataError
+from precmed_utils.formats import data as registry
+from precmed_utils.studies import temporal
 from precmed_utils.text import Document, Span
 
 

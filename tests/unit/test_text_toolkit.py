@@ -7,16 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from precmed_utils import span_metrics as sm
-from precmed_utils.tagger import (
-    CRF,
-    Encoders,
-    Tagger,
-    pad_batch,
-    predict,
-    train_tagger,
-    transition_constraints,
-)
 from precmed_utils.text import (
     Document,
     Span,
@@ -32,6 +22,16 @@ from precmed_utils.text import (
     token_to_char_spans,
     tokenise,
     train_word2vec,
+)
+from precmed_utils.text import span_metrics as sm
+from precmed_utils.text.tagger import (
+    CRF,
+    Encoders,
+    Tagger,
+    pad_batch,
+    predict,
+    train_tagger,
+    transition_constraints,
 )
 
 
