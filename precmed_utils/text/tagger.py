@@ -180,6 +180,12 @@ class Encoders:
             ex["tags"] = self.tags.encode(tags)
         return ex
 
+    def rare_word_ids(self, max_count: int = 1) -> list[int]:
+        """Ids of the words seen at most ``max_count`` times in the sentences the vocabulary was
+        built from (for ``train_tagger``'s ``unk_replace``); empty for a loaded vocabulary."""
+        counts = self.words.counts
+        return [i for w, i in self.words.stoi.items() if 0 < counts.get(w, 0) <= max_count]
+
     def to_dict(self) -> dict:
         return {"words": self.words.to_dict(), "tags": self.tags.to_dict(),
                 "chars": self.chars.to_dict() if self.chars else None, "lower": self.lower,
@@ -299,12 +305,28 @@ def train_tagger(model: Tagger, train: Sequence[dict], dev: Sequence[dict],
                  score: Callable[[list[list[int]]], float],
                  *, epochs: int, batch_size: int = 32, optimizer: str = "adam", lr: float = 1e-3,
                  momentum: float = 0.9, clip: float = 5.0, patience: int = 3, seed: int = 0,
-                 device: str = "cpu", progress: bool = True, desc: str = "training") -> TrainResult:
+                 device: str = "cpu", progress: bool = True, desc: str = "training",
+                 rare_words: Sequence[int] = (), unk_replace: float = 0.0, unk_id: int = 1) -> TrainResult:
     """Train ``model`` on encoded examples with early stopping on ``score`` (higher is better) of
     its predictions on ``dev``; the best epoch's weights are restored. The progress bar shows the
-    loss and dev score; ``tokens_per_second`` counts training tokens over training time only."""
+    loss and dev score; ``tokens_per_second`` counts training tokens over training time only.
+
+    ``unk_replace``: each time a training batch is drawn, every occurrence of a word id in
+    ``rare_words`` (typically the words seen once in the training set) is replaced by ``unk_id``
+    with this probability, as NeuroNER and Lample et al. (2016) do. Without it the unknown-word
+    vector never occurs in training, and every unseen word at test time (most names in a
+    de-identification test set) reaches the network as an input it has never learned to read."""
     from tqdm import tqdm
 
+    if not 0.0 <= unk_replace <= 1.0:
+        raise ValueError(f"unk_replace must be a probability in [0, 1], got {unk_replace!r}")
+    rare = None
+    if unk_replace > 0 and len(rare_words):
+        n_words = max(max(max(e["words"], default=0) for e in train), max(rare_words), unk_id) + 1
+        rare = torch.zeros(n_words, dtype=torch.bool)
+        rare[torch.as_tensor(list(rare_words), dtype=torch.long)] = True
+        rare = rare.to(device)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
     model.to(device)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, momentum=momentum)
     best, best_epoch, best_state, bad = -math.inf, 0, None, 0
@@ -315,6 +337,10 @@ def train_tagger(model: Tagger, train: Sequence[dict], dev: Sequence[dict],
         t0, total, count = time.perf_counter(), 0.0, 0
         for ids in batches(train, batch_size, shuffle=True, seed=seed * 1000 + epoch):
             batch = pad_batch([train[i] for i in ids], device)
+            if rare is not None:
+                w = batch["words"]
+                drop = rare[w] & (torch.rand(w.shape, generator=gen) < unk_replace).to(device)
+                batch["words"] = torch.where(drop, torch.full_like(w, unk_id), w)
             loss = model.loss(batch)
             opt.zero_grad()
             loss.backward()

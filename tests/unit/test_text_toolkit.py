@@ -267,3 +267,46 @@ def test_training_learns_a_lexical_rule_and_is_reproducible(use_crf):
     assert pa == pb and a.history.equals(b.history)
     batch = pad_batch(data[:3])
     assert batch["chars"].shape[:2] == batch["words"].shape and batch["mask"].dtype == torch.bool
+
+
+class _Spy(_Tiny):
+    """Records the word ids of every training batch it sees."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.seen = []
+
+    def emissions(self, batch):
+        if self.training:
+            self.seen.append(batch["words"][batch["mask"]].clone())
+        return super().emissions(batch)
+
+
+def test_rare_words_are_read_as_unknown_during_training_only():
+    sents = [["the", "patient", "saw", "smith"], ["the", "patient", "saw", "jones"],
+             ["the", "patient", "left"]]
+    names = tag_set(["Name"], "BIO")
+    tags = [["O", "O", "O", "B-Name"], ["O", "O", "O", "B-Name"], ["O", "O", "O"]]
+    enc = Encoders.build(sents, names)
+    rare = enc.rare_word_ids()
+    assert sorted(enc.words.decode(rare)) == ["jones", "left", "smith"]  # the words seen once
+    data = [enc.encode(s, t) for s, t in zip(sents, tags, strict=True)]
+    unk = enc.words.index("<unk>")
+
+    def seen(p, seed=0):
+        torch.manual_seed(0)
+        model = _Spy(len(enc.words), len(names), None)
+        train_tagger(model, data * 20, data, lambda paths: 0.0, epochs=2, batch_size=6, patience=5,
+                     progress=False, rare_words=rare, unk_replace=p, unk_id=unk, seed=seed)
+        return torch.cat(model.seen)
+
+    never, always, half = seen(0.0), seen(1.0), seen(0.5)
+    assert not (never == unk).any()
+    assert not np.isin(always.numpy(), rare).any()
+    assert (always == unk).sum() == 2 * 20 * 3  # epochs x copies x rare words
+    share = float((half == unk).sum()) / float((never[..., None] == torch.tensor(rare)).any(-1).sum())
+    assert 0.35 < share < 0.65  # about half of the rare occurrences
+    assert torch.equal(half, seen(0.5))  # reproducible for a seed
+    assert not torch.equal(half, seen(0.5, seed=1))
+    with pytest.raises(ValueError, match="unk_replace must be a probability"):
+        seen(1.5)
