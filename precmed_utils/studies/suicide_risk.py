@@ -28,21 +28,12 @@ HIGH_CODES = phenotypes.definitions()["self_harm"]["codes"]["D:"]  # E950-E959: 
 MODERATE_CODES = phenotypes.definitions()["suicidal_ideation"]["codes"]["D:"]  # V62.84: suicidal ideation
 
 # Psychiatric drug classes by active ingredient (the first word of a lower-case drug name, as
-# MIMIC's PRESCRIPTIONS.DRUG spells them: "Sertraline", "Quetiapine Fumarate", ...). A clinical
-# list (WHO ATC N05/N06 and opioid-dependence agents), not read from the simulator.
+# MIMIC's PRESCRIPTIONS.DRUG spells them: "Sertraline", "Quetiapine Fumarate", ...): the
+# psychiatric_history definition of phenotypes.yml (WHO ATC N05/N06 and opioid-dependence agents).
 PSYCH_DRUG_CLASSES: dict[str, tuple[str, ...]] = {
-    "ssri_snri": ("sertraline", "citalopram", "escitalopram", "fluoxetine", "paroxetine", "fluvoxamine",
-                  "venlafaxine", "desvenlafaxine", "duloxetine"),
-    "other_antidepressant": ("bupropion", "mirtazapine", "trazodone", "nortriptyline", "amitriptyline",
-                             "imipramine", "doxepin", "clomipramine", "desipramine", "phenelzine"),
-    "benzodiazepine": ("lorazepam", "clonazepam", "diazepam", "alprazolam", "chlordiazepoxide", "oxazepam",
-                       "temazepam"),
-    "antipsychotic": ("olanzapine", "quetiapine", "risperidone", "haloperidol", "aripiprazole", "ziprasidone",
-                      "clozapine", "chlorpromazine", "thioridazine", "paliperidone"),
-    "mood_stabiliser": ("lithium", "divalproex", "valproate", "valproic", "lamotrigine"),
-    "opioid_dependence": ("methadone", "buprenorphine", "naltrexone"),
-}
+    c: tuple(ws) for c, ws in phenotypes.definitions()["psychiatric_history"]["drug_classes"].items()}
 _INGREDIENT_CLASS = {w: c for c, ws in PSYCH_DRUG_CLASSES.items() for w in ws}
+_PSYCH_DX = phenotypes.definitions()["psychiatric_history"]["codes"]  # diagnoses that are items
 
 
 def active_ingredient(drug: str) -> str:
@@ -62,14 +53,12 @@ def psychiatric_item(code: str) -> str | None:
     number of distinct items approximates the number of distinct psychiatric problems and treatments
     on record.
     """
-    if code.startswith("D:"):
-        c = code[2:]
-        if c[:3].isdigit() and 290 <= int(c[:3]) <= 319:
-            return "dx:" + c[:3]
+    prefix = code.split(":", 1)[0] + ":"
+    if prefix in ("D:", "D10:"):  # phenotypes.yml: ICD-9 290-319, ICD-10-CM F01-F99
+        pats = _PSYCH_DX.get(prefix, [])
+        if any(code.startswith(p[:-1]) if p.endswith("*") else code == p for p in pats):
+            return ("dx:" if prefix == "D:" else "dx10:") + code[len(prefix):][:3].upper()
         return None
-    if code.startswith("D10:"):  # ICD-10-CM chapter 5, F01-F99, by three-character category
-        c = code[4:].upper()
-        return "dx10:" + c[:3] if c[:1] == "F" and c[1:3].isdigit() else None
     if code.startswith("M:"):
         cls = _INGREDIENT_CLASS.get(active_ingredient(code))
         return None if cls is None else "rx:" + cls
