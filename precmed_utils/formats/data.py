@@ -38,6 +38,7 @@ from .tables import (
     peek_header,
     read_csv,
     read_table,
+    repeats,
     where,
 )
 
@@ -403,14 +404,8 @@ def _count_table(path: Path, df: pd.DataFrame, report: Problems,
             report.add(path, "line 1", f"only one column. {expected}")
             return None
         names = df[first]
-        seen = {}
-        cells = []
-        for i, name in enumerate(names):
-            if name in seen:
-                cells.append((where(df, i, first), f"event names repeated in the first column: {name[:30]!r} "
-                              f"is also on line {seen[name]}"))
-            else:
-                seen[name] = int(df["_line"].iat[i])
+        cells = [(where(df, i, first), f"event names repeated in the first column: {name[:30]!r} "
+                  f"is also on line {line}") for i, name, line in repeats(df, first)]
         values = {}
         for d in drugs:
             values[d], bad = _counts(df, d)
@@ -578,13 +573,8 @@ def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DA
         if missing(df[col]).all():
             cells.append((f"column {col!r}", "no values at all (drop the column)"))
     if id_col:
-        first_line = {}
-        for i, v in enumerate(df[id_col]):
-            if v in first_line:
-                cells.append((where(df, i, id_col), "duplicate patient identifiers (this one first seen "
-                              f"on line {first_line[v]})"))
-            else:
-                first_line[v] = int(df["_line"].iat[i])
+        cells += [(where(df, i, id_col), "duplicate patient identifiers (this one first seen "
+                   f"on line {line})") for i, _, line in repeats(df, id_col)]
     report.table(path, cells, expected)
     if report.count() > n_errors or not genes:
         return None

@@ -181,6 +181,17 @@ def numbers(df: pd.DataFrame, col: str, *, missing_ok: bool = False,
     return num, out
 
 
+def repeats(df: pd.DataFrame, col: str, *, skip_empty: bool = False):
+    """``(row, value, line first seen)`` for each cell of ``col`` whose value an earlier row holds
+    (``skip_empty``: empty cells are never counted as repeats; they are reported as empty)."""
+    first: dict[str, int] = {}
+    for i, v in enumerate(df[col]):
+        if v in first:
+            yield i, v, first[v]
+        elif v or not skip_empty:
+            first[v] = int(df["_line"].iat[i])
+
+
 def empty(df: pd.DataFrame, cols, message: str = "empty value") -> list[tuple[str, str]]:
     """(location, message) of each empty cell of ``cols``."""
     return [(where(df, i, col), message) for col in cols for i in (df[col] == "").to_numpy().nonzero()[0]]

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf computes)
 
 from ..errors import DataError, Problems
-from ..formats.tables import empty, numbers, read_table, where
+from ..formats.tables import empty, numbers, read_table, repeats, where
 
 EXPRESSION_FILE, RESPONSE_FILE = "expression.csv", "response.csv"
 MIN_LINES_PER_DRUG = 10
@@ -156,13 +156,8 @@ def _expression(path: Path, report: Problems) -> tuple[pd.Series | None, pd.Data
         report.add(path, "", f"{len(text)} cell line(s); at least two are needed")
     ids = text[id_col]
     cells = empty(text, [id_col], "empty cell-line id")
-    first_line = {}
-    for i, v in enumerate(ids):
-        if v in first_line:
-            cells.append((where(text, i, id_col),
-                          f"cell-line id repeated (first seen on line {first_line[v]})"))
-        elif v:
-            first_line[v] = int(text["_line"].iat[i])
+    cells += [(where(text, i, id_col), f"cell-line id repeated (first seen on line {line})")
+              for i, _, line in repeats(text, id_col, skip_empty=True)]
     values = {}
     for g in genes:
         values[g], bad = numbers(text, g)
