@@ -22,11 +22,6 @@ from ..formats import phenotypes
 from ..formats.ehr import EHR, icd9_block
 
 LEVELS = ("low", "moderate", "high")
-# The ICD-9 outcome codes (phenotypes.yml; outcome_levels uses the patterns of the vocabularies in the
-# EHR, so ICD-10 data gets X71-X83, T14.91 and R45.851)
-HIGH_CODES = phenotypes.definitions()["self_harm"]["codes"]["D:"]  # E950-E959: suicide, self-inflicted injury
-MODERATE_CODES = phenotypes.definitions()["suicidal_ideation"]["codes"]["D:"]  # V62.84: suicidal ideation
-
 # Psychiatric drug classes by active ingredient (the first word of a lower-case drug name, as
 # MIMIC's PRESCRIPTIONS.DRUG spells them: "Sertraline", "Quetiapine Fumarate", ...): the
 # psychiatric_history definition of phenotypes.yml (WHO ATC N05/N06 and opioid-dependence agents).
