@@ -78,11 +78,12 @@ def parameters_cell(nb: dict) -> str:
 
 
 def parse_parameters_cell(source: str) -> list[Param]:
-    """Parse ``name: type = literal  # help`` lines (one parameter a line)."""
+    """Parse ``name: type = literal  # help`` lines (one parameter a line). A long help text may go
+    on below its parameter in comment-only lines (``#`` then the text), joined with spaces."""
     tree = ast.parse(source)
     lines = source.splitlines()
     params = []
-    for node in tree.body:
+    for k, node in enumerate(tree.body):
         if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
             raise ParameterError(
                 f"parameters cell, line {node.lineno}: only annotated assignments "
@@ -97,6 +98,10 @@ def parse_parameters_cell(source: str) -> list[Param]:
         default = ast.literal_eval(node.value)
         line = lines[node.lineno - 1]
         help_ = line.split("#", 1)[1].strip() if "#" in line else ""
+        end = tree.body[k + 1].lineno - 1 if k + 1 < len(tree.body) else len(lines)
+        for more in lines[node.end_lineno:end]:  # the help's continuation lines, up to the next parameter
+            if more.strip().startswith("#"):
+                help_ = f"{help_} {more.strip()[1:].strip()}".strip()
         params.append(Param(node.target.id, type_, default, help_))
     return params
 

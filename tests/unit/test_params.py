@@ -27,6 +27,14 @@ def test_parse_parameters_cell_reads_types_defaults_and_help():
     assert ps[1].help == "a rate"
 
 
+def test_parse_parameters_cell_joins_help_continued_on_comment_lines():
+    ps = parse_parameters_cell('a: int = 1  # the first part\n#   and the rest\n# of it\n'
+                               'b: str = "x"  # b\n# more on b\n')
+    assert [p.help for p in ps] == ["the first part and the rest of it", "b more on b"]
+    ps = parse_parameters_cell('a: int = 1\n# help only below\nb: int = 2  # b\n')
+    assert [p.help for p in ps] == ["help only below", "b"]
+
+
 @pytest.mark.parametrize("src", ["x = 1  # untyped", "x: dict = {}  # unsupported", "import os"])
 def test_parse_parameters_cell_rejects_other_statements(src):
     with pytest.raises(ParameterError):
