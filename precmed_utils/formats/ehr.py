@@ -114,6 +114,9 @@ class EHR:
     horizon_days: int | None = None  # the simulator's self-harm horizon after split_day
     truth: Truth | None = None
     notes: list[str] = field(default_factory=list)  # what the reader dropped or repaired, counts only
+    # OMOP only, when the extract has a concept_ancestor table: its (ancestor, descendant) concept-id pairs
+    # whose descendant is a standard concept the events use (phenotypes.py expands definitions with them)
+    concept_ancestors: pd.DataFrame | None = None
 
     @property
     def n_patients(self) -> int:

@@ -66,10 +66,13 @@ OMOP_FORMAT = (
     "(person_id, procedure_concept_id, procedure_date), drug_exposure (person_id, drug_concept_id, "
     "drug_exposure_start_date) and concept (concept_id, concept_name, vocabulary_id, concept_code) are "
     "used when present, as are the event tables' visit_occurrence_id, *_source_concept_id and "
-    "drug_source_value. A condition or procedure whose source concept is ICD9CM, ICD10CM, ICD9Proc or "
-    "ICD10PCS becomes D:, D10:, P: or P10: and the source concept's concept_code without its dot; any "
-    "other row its standard concept, <vocabulary_id>:<concept_id>; a drug with drug_concept_id 0 "
-    "becomes M: and its drug_source_value."
+    "drug_source_value, and concept_ancestor (ancestor_concept_id, descendant_concept_id). A condition or "
+    "procedure whose source concept is ICD9CM, ICD10CM, ICD9Proc or ICD10PCS becomes D:, D10:, P: or P10: "
+    "and the source concept's concept_code without its dot; any other row its standard concept, "
+    "<vocabulary_id>:<concept_id>; a drug with drug_concept_id 0 becomes M: and its drug_source_value. "
+    "An outcome defined in phenotypes.yml is found through its ICD codes and through its OMOP standard "
+    "concept ids, with their descendants when concept_ancestor is present (otherwise the listed ids only, "
+    "as the reader's notes say)."
 )
 MEDS_FORMAT = (
     "MEDS (Medical Event Data Standard): a folder with data/ holding Parquet files of events in the "
@@ -585,7 +588,10 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
     of birth from birth_datetime, else year_of_birth with month_of_birth and day_of_birth, a
     missing month taken as July and a missing day as the 15th, counted), visit_occurrence (visits;
     day 0 and the age's reference date), the three event tables dated at their start date, and
-    concept (vocabularies and titles). Dropped and counted: events of persons missing from person,
+    concept (vocabularies and titles), concept_ancestor (the ancestors of the standard concepts that
+    code events, kept as ``EHR.concept_ancestors`` for phenotypes.py; without it a note says that
+    phenotypes match their listed concept ids only). Dropped and counted: events of persons missing
+    from person,
     events with concept 0 and no ICD source (and, for drugs, no drug_source_value), persons with
     neither a visit nor a kept event. An event whose visit_occurrence_id is not in visit_occurrence
     keeps its date and gets a visit of its own day (counted). Errors: a missing or non-integer
@@ -594,14 +600,16 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
     def body(r: _Reader, folder: Path):
         events = list(_OMOP_EVENTS)
         src = _required(r, folder, ["person", "condition_occurrence"],
-                        ["visit_occurrence", "procedure_occurrence", "drug_exposure", "concept"], "OMOP")
+                        ["visit_occurrence", "procedure_occurrence", "drug_exposure", "concept", "concept_ancestor"],
+                        "OMOP")
         specs = {"person": {"person_id": "BIGINT", "gender_concept_id": "BIGINT", "year_of_birth": "BIGINT",
                             "month_of_birth": "BIGINT", "day_of_birth": "BIGINT",
                             "birth_datetime": "TIMESTAMP"},
                  "visit_occurrence": {"visit_occurrence_id": "BIGINT", "person_id": "BIGINT",
                                       "visit_start_date": "TIMESTAMP", "visit_start_datetime": "TIMESTAMP"},
                  "concept": {"concept_id": "BIGINT", "concept_name": "VARCHAR", "vocabulary_id": "VARCHAR",
-                             "concept_code": "VARCHAR"}}
+                             "concept_code": "VARCHAR"},
+                 "concept_ancestor": {"ancestor_concept_id": "BIGINT", "descendant_concept_id": "BIGINT"}}
         optional = {"person": ("month_of_birth", "day_of_birth", "birth_datetime"),
                     "visit_occurrence": ("visit_start_datetime",)}
         for t, (_, concept, date, source) in _OMOP_EVENTS.items():
@@ -693,6 +701,7 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
             titles.append(f"SELECT code, min(title) AS title FROM ev_{t} WHERE code IS NOT NULL "
                           "GROUP BY code")
         r.q("CREATE TEMP TABLE ev AS " + " UNION ALL ".join(parts))
+        ancestors = _omop_ancestors(r, "concept_ancestor" in present)
         r.q("CREATE TEMP TABLE subjects AS SELECT subject FROM anchor UNION SELECT subject FROM ev")
         r.note_count("SELECT count(*) FROM person WHERE person_id NOT IN (SELECT subject FROM subjects)",
                      "person: {n} persons with neither a visit nor a kept event dropped")
@@ -707,9 +716,35 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
                coalesce(birth_datetime, CAST(printf('%04d-%02d-%02d', year_of_birth,
                         coalesce(month_of_birth, 7), coalesce(day_of_birth, 15)) AS TIMESTAMP)) AS birth,
                CAST(NULL AS BIGINT) AS anchor_age, CAST(NULL AS BIGINT) AS anchor_year FROM person""")
-        return r.assemble(folder, "omop", " UNION ALL ".join(titles))
+        e = r.assemble(folder, "omop", " UNION ALL ".join(titles))
+        e.concept_ancestors = ancestors
+        return e
 
     return _run(body, Path(folder).expanduser(), report, OMOP_FORMAT)
+
+
+def _omop_ancestors(r: _Reader, has_table: bool) -> pd.DataFrame | None:
+    """The concept_ancestor rows (ancestor, descendant) whose descendant is a standard concept coding
+    an event of ``ev`` (None without the table), and the note on how phenotypes will match them."""
+    icd = " AND ".join(f"code NOT LIKE '{p}%'" for p in ("D:", "D10:", "P:", "P10:", "M:"))
+    r.q(f"""CREATE TEMP TABLE std AS SELECT DISTINCT TRY_CAST(regexp_extract(code, ':([0-9]+)$', 1) AS BIGINT)
+            AS concept_id FROM ev WHERE {icd}""")
+    n_std = int(r.scalar("SELECT count(*) FROM std WHERE concept_id IS NOT NULL"))
+    if not has_table:
+        if n_std:
+            r.notes.append(f"concept_ancestor: not found; {n_std} standard concepts code events: a phenotype "
+                           "matches its listed concept ids only, not their descendants")
+        return None
+    r.require("concept_ancestor", "ancestor_concept_id")
+    r.require("concept_ancestor", "descendant_concept_id")
+    r.stop_if_errors()
+    anc = r.q("""SELECT DISTINCT ancestor_concept_id AS ancestor, descendant_concept_id AS descendant
+                  FROM concept_ancestor WHERE descendant_concept_id IN (SELECT concept_id FROM std)
+                  ORDER BY ancestor, descendant""").df()
+    r.notes.append(f"concept_ancestor: {len(anc)} ancestor links of the {n_std} standard concepts coding events "
+                   "(phenotypes match their concepts' descendants)")
+    return pd.DataFrame({"ancestor": anc["ancestor"].to_numpy(np.int64),
+                         "descendant": anc["descendant"].to_numpy(np.int64)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,23 +13,26 @@ Used by: deep_patient.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.metrics import f1_score, roc_auc_score
 
+from ..formats import phenotypes
 from ..formats.ehr import EHR
 
 
 @dataclass
 class Diseases:
-    """The diseases to predict: a name and the vocabulary ids of its codes, in the same order."""
+    """The diseases to predict: a name and the vocabulary ids of its codes, in the same order;
+    ``named`` maps the names that are a disease of the paper's Table 2 to that disease."""
 
     names: list[str]
     code_ids: list[np.ndarray]
-    source: str  # "simulator groups" or "ICD-9 3-digit categories"
+    source: str  # "simulator groups" or "three-character diagnosis categories"
+    named: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -37,7 +40,13 @@ class Diseases:
 
 def candidate_diseases(ehr: EHR) -> Diseases:
     """The simulator's disease groups (``truth.diseases``, their interchangeable codes) or, on real
-    data, every ICD-9 three-digit category (E codes: four characters) present in the diagnoses."""
+    data, Deep Patient's rule (phenotypes.yml, ``deep_patient_rule``): every three-character category
+    of the diagnoses present (the vocabulary's ``block``: ICD-9-CM ``428``, E codes four characters
+    ``E950``; ICD-10-CM ``D10:I50``; an OMOP standard concept is its own category). A category that
+    is exactly one of the named Table 2 diseases (``D:154*``, ``D10:C20*``, or one of its OMOP
+    concepts or their descendants) is called ``"<category> (<disease>)"``, e.g. ``"154 (cancer of
+    rectum and anus)"``; the others keep the category as their name. The categories and their codes
+    are the same either way, and names keep the categories' order."""
     if ehr.truth is not None:
         groups = ehr.truth.groups.set_index("group")
         names = list(ehr.truth.diseases)
@@ -46,9 +55,11 @@ def candidate_diseases(ehr: EHR) -> Diseases:
     voc = ehr.vocab
     dx = voc[voc["kind"] == "diagnosis"]
     blocks = dx.groupby("block").groups
-    names = sorted(blocks)
-    return Diseases(names, [np.sort(np.asarray(blocks[b], np.int64)) for b in names],
-                    "ICD-9 3-digit categories")
+    cats = sorted(blocks)
+    table2 = phenotypes.name_categories(cats, ehr)
+    names = [f"{c} ({table2[c]})" if c in table2 else c for c in cats]
+    return Diseases(names, [np.sort(np.asarray(blocks[b], np.int64)) for b in cats],
+                    "three-character diagnosis categories", {f"{c} ({d})": d for c, d in table2.items()})
 
 
 def new_diagnosis_labels(ehr: EHR, patient_ids, diseases: Diseases, split_day: float,
@@ -104,7 +115,8 @@ def select_diseases(diseases: Diseases, eligible: np.ndarray, label: np.ndarray,
     keep = set(ranked["disease"])
     table["kept"] = table["disease"].isin(keep)
     idx = [i for i, name in enumerate(diseases.names) if name in keep]
-    kept = Diseases([diseases.names[i] for i in idx], [diseases.code_ids[i] for i in idx], diseases.source)
+    kept = Diseases([diseases.names[i] for i in idx], [diseases.code_ids[i] for i in idx], diseases.source,
+                    {n: d for n, d in diseases.named.items() if n in keep})
     return kept, table
 
 

@@ -39,7 +39,29 @@ def test_candidate_diseases_on_real_data_are_three_digit_categories(toy):
     d = dp.candidate_diseases(toy)
     assert d.names == ["250", "401"]
     assert [len(c) for c in d.code_ids] == [2, 1]  # two diabetes codes merge in category 250
-    assert d.source == "ICD-9 3-digit categories"
+    assert d.source == "three-character diagnosis categories" and d.named == {}
+
+
+def test_candidate_diseases_name_the_categories_of_table2_diseases():
+    """A category that is exactly a Table 2 disease of phenotypes.yml carries its name (ICD-9 and
+    ICD-10 alike); diabetes with complications (250.1-250.9) is part of category 250, which stays
+    unnamed; the categories, their codes and their order are the rule's either way."""
+    codes = ["D:1541", "D:1850", "D:25000", "D:25040", "D:2950", "D10:C20", "D10:C61", "D10:I509", "M:x"]
+    e = _ehr([(0, 0, c) for c in codes], codes=codes, n=1)
+    d = dp.candidate_diseases(e)
+    assert d.names == ["154 (cancer of rectum and anus)", "185 (prostate cancer)", "250", "295 (schizophrenia)",
+                       "D10:C20 (cancer of rectum and anus)", "D10:C61 (prostate cancer)", "D10:I50"]
+    assert d.named == {"154 (cancer of rectum and anus)": "cancer of rectum and anus",
+                       "185 (prostate cancer)": "prostate cancer", "295 (schizophrenia)": "schizophrenia",
+                       "D10:C20 (cancer of rectum and anus)": "cancer of rectum and anus",
+                       "D10:C61 (prostate cancer)": "prostate cancer"}
+    assert [len(c) for c in d.code_ids] == [1, 1, 2, 1, 1, 1, 1]
+    # the names keep the categories' order, so selection ties break as before
+    assert sorted(d.names) == d.names
+    kept, _ = dp.select_diseases(d, np.ones((1, 7), bool), np.ones((1, 7), bool), [0], min_train_positives=1,
+                                 max_diseases=2)
+    assert kept.names == ["154 (cancer of rectum and anus)", "185 (prostate cancer)"]
+    assert kept.named == {n: d.named[n] for n in kept.names}
 
 
 def test_new_diagnosis_labels_count_only_new_codes_in_the_window(toy):
