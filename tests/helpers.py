@@ -139,11 +139,18 @@ def _dotted(code: str, kind: str) -> str:
     return code if len(code) <= head else code[:head] + "." + code[head:]
 
 
-def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv") -> Path:
+def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv", standard: dict | None = None,
+                   ancestors: list | None = None) -> Path:
     """The MIMIC-III tables of ``src`` as an OMOP CDM v5.4 folder (``fmt`` csv or parquet): person,
     visit_occurrence, condition_occurrence and procedure_occurrence with ICD9CM / ICD9Proc source
     concepts (concept ids made up here, standard concept 0), drug_exposure with drug_concept_id 0
-    and the drug name as drug_source_value, and the concept table of those source concepts."""
+    and the drug name as drug_source_value, and the concept table of those source concepts.
+
+    ``standard`` (undotted ICD-9 diagnosis code -> (concept_id, concept_name, vocabulary_id,
+    concept_code)) codes
+    those diagnoses by that standard concept only, as an extract without ICD source concepts does
+    (condition_source_concept_id 0); ``ancestors`` ((ancestor, descendant) pairs) is written as a
+    concept_ancestor table."""
     rows = _mimic3_rows(src)
     dst.mkdir(parents=True, exist_ok=True)
     adm, pts = rows["ADMISSIONS"], rows["PATIENTS"]
@@ -181,6 +188,11 @@ def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv") -> Path:
             "visit_occurrence_id": t["HADM_ID"].replace("", None).astype("Int64"),
             f"{prefix}_source_value": [_dotted(c, kind) for c in t["ICD9_CODE"]],
             f"{prefix}_source_concept_id": [concept(c, vocab, kind, dic.get(c, "")) for c in t["ICD9_CODE"]]})
+        if standard and kind == "diagnosis":
+            std = t["ICD9_CODE"].map({c: v[0] for c, v in standard.items()})
+            hit = std.notna().to_numpy()
+            tables[table].loc[hit, f"{prefix}_concept_id"] = std[hit].astype(int).to_numpy()
+            tables[table].loc[hit, f"{prefix}_source_concept_id"] = 0
     rx = rows["PRESCRIPTIONS"]
     tables["drug_exposure"] = pd.DataFrame({
         "drug_exposure_id": range(1, len(rx) + 1), "person_id": rx["SUBJECT_ID"].astype(int),
@@ -192,6 +204,12 @@ def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv") -> Path:
         [(cid, title, vocab, "Condition" if vocab == "ICD9CM" else "Procedure", code)
          for (vocab, _), (cid, code, title) in concepts.items()],
         columns=["concept_id", "concept_name", "vocabulary_id", "domain_id", "concept_code"])
+    if standard:
+        extra = pd.DataFrame([(cid, name, vocab, "Condition", code) for cid, name, vocab, code in
+                              sorted(set(standard.values()))], columns=tables["concept"].columns)
+        tables["concept"] = pd.concat([tables["concept"], extra], ignore_index=True)
+    if ancestors is not None:
+        tables["concept_ancestor"] = pd.DataFrame(ancestors, columns=["ancestor_concept_id", "descendant_concept_id"])
     for name, df in tables.items():
         if fmt == "parquet":
             df.to_parquet(dst / f"{name}.parquet", index=False)

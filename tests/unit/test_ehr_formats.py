@@ -541,3 +541,149 @@ def test_every_icd10_pattern_of_the_phenotypes_is_an_icd10cm_code():
             assert valid, f"{name}: {pattern} is not an ICD-10-CM code or code prefix ({dotted})"
             checked += 1
     assert checked >= 10
+
+
+# --- OMOP standard concepts: a phenotype found without ICD source codes --------------------------
+
+
+def _standard_only(**replace):
+    """The OMOP fixture with its heart-failure row coded by a standard concept only: person 5's
+    condition 1 becomes concept 4229440 (a stand-in descendant here) without a source concept."""
+    cond = OMOP["condition_occurrence"].copy()
+    cond.loc[0, ["condition_concept_id", "condition_source_concept_id"]] = [4229440, 0]
+    return {"condition_occurrence": cond, **replace}
+
+
+def test_a_phenotype_matches_its_standard_concept_ids_without_icd_source_codes(tmp_path):
+    # the listed id itself, no concept_ancestor table: found, and the note says descendants are not
+    cond = OMOP["condition_occurrence"].copy()
+    cond.loc[0, ["condition_concept_id", "condition_source_concept_id"]] = [316139, 0]
+    e = ehr_formats.read_ehr(_omop(tmp_path / "listed", condition_occurrence=cond))
+    assert e.concept_ancestors is None
+    assert "SNOMED:316139" in phenotypes.patterns("heart_failure", e)
+    first = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
+    assert first.iloc[0] == 0.0  # person 5's first day, through SNOMED 316139 instead of I50.9
+    assert any(n.startswith("concept_ancestor: not found") and "listed concept ids only" in n for n in e.notes)
+    assert "the listed ids only" in phenotypes.describe("heart_failure", e)
+    # a descendant without concept_ancestor: not found (the honest limit the note states)
+    e = ehr_formats.read_ehr(_omop(tmp_path / "no_anc", **_standard_only()))
+    assert phenotypes.concept_patterns("heart_failure", e) == []
+    assert np.isnan(e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e))).iloc[0])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_concept_ancestor_expands_a_phenotype_to_the_descendants_in_the_data(tmp_path, fmt):
+    anc = pd.DataFrame({"ancestor_concept_id": [316139, 316139, 4229440, 441840],
+                        "descendant_concept_id": [316139, 4229440, 4229440, 4229440],
+                        "min_levels_of_separation": [0, 1, 0, 3]})
+    e = ehr_formats.read_ehr(_omop(tmp_path / "anc", fmt, **_standard_only(concept_ancestor=anc)))
+    # only links whose descendant codes an event are kept (4229440 here; RxNorm 19019073 has none)
+    assert sorted(map(tuple, e.concept_ancestors.to_numpy().tolist())) == [(316139, 4229440), (441840, 4229440),
+                                                                          (4229440, 4229440)]
+    assert phenotypes.concept_ids("heart_failure", e) == ({316139, 4229440}, 1)
+    assert phenotypes.concept_patterns("heart_failure", e) == ["SNOMED:4229440"]
+    first = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
+    assert first.iloc[0] == 0.0 and first.iloc[1] == 1.0  # person 6's 2012-03-04 row is 4229440 too
+    assert "1 descendant(s) from concept_ancestor" in phenotypes.describe("heart_failure", e)
+    # another phenotype, none of whose concepts is an ancestor here, takes none of them
+    assert phenotypes.concept_patterns("suicidal_ideation", e) == []
+    # a bad cell of concept_ancestor is reported with its place
+    bad = anc.astype({"ancestor_concept_id": str}).assign(ancestor_concept_id=["316139", "x", "4229440", "1"])
+    with pytest.raises(DataError, match="concept_ancestor.*'x' is not a whole number"):
+        ehr_formats.read_ehr(_omop(tmp_path / "bad", fmt, **_standard_only(concept_ancestor=bad)))
+
+
+HF_STANDARD = 316139  # SNOMED 'Heart failure' (phenotypes.yml)
+
+
+@pytest.fixture(scope="module")
+def standard_demo(tmp_path_factory):
+    """The MIMIC-III demo as OMOP with every heart-failure diagnosis (ICD-9 428.x) coded by a
+    standard concept only: 428.0 by 316139 itself, the other 428.x codes by made-up concepts
+    (vocabulary 'Test', ids from 2100000000) that concept_ancestor places below 316139; once with
+    that table, once without."""
+    dx = ehr.read_mimic3(DEMO).vocab
+    hf = sorted(c[2:] for c in dx["code"] if c.startswith("D:428"))
+    assert "4280" in hf and len(hf) > 2
+    standard = {c: ((HF_STANDARD, "Heart failure", "SNOMED", "84114007") if c == "4280" else
+                    (2_100_000_000 + k, f"test descendant of heart failure ({c})", "Test", f"T{k}"))
+                for k, c in enumerate(hf)}
+    links = [(HF_STANDARD, HF_STANDARD)] + [(a, v[0]) for v in standard.values() if v[0] != HF_STANDARD
+                                            for a in (HF_STANDARD, v[0])]
+    root = tmp_path_factory.mktemp("standard")
+    return {"ancestor": mimic3_to_omop(DEMO, root / "anc", standard=standard, ancestors=links),
+            "none": mimic3_to_omop(DEMO, root / "none", standard=standard)}
+
+
+def test_demo_heart_failure_cohort_through_standard_concepts_equals_the_icd_one(standard_demo):
+    m3 = ehr.read_mimic3(DEMO)
+    e = ehr_formats.read_ehr(standard_demo["ancestor"])
+    assert not any(c.startswith("D:428") for c in e.vocab["code"])  # no ICD source code left for 428.x
+    assert phenotypes.patterns("heart_failure", e)[0] == "D:428*"
+    assert len(phenotypes.concept_patterns("heart_failure", e)) == len(
+        [c for c in m3.vocab["code"] if c.startswith("D:428")])
+    pd.testing.assert_frame_equal(_cohort(e), _cohort(m3))
+    assert _cohort(m3)["case"].sum() > 5
+
+
+def test_demo_without_concept_ancestor_finds_the_listed_concept_only(standard_demo):
+    m3 = ehr.read_mimic3(DEMO)
+    e = ehr_formats.read_ehr(standard_demo["none"])
+    assert phenotypes.concept_patterns("heart_failure", e) == [f"SNOMED:{HF_STANDARD}"]
+    assert any(n.startswith("concept_ancestor: not found") for n in e.notes)
+    ours = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
+    icd = m3.first_day(m3.code_ids(["D:4280"]))
+    np.testing.assert_array_equal(ours.to_numpy(), icd.to_numpy())  # exactly the patients with 428.0
+    # the other 428.x rows are missed (their concepts are descendants nobody listed) ...
+    n_ours = e.events["code"].isin(e.code_ids(phenotypes.patterns("heart_failure", e))).sum()
+    n_icd = m3.events["code"].isin(m3.code_ids(["D:428*"])).sum()
+    assert 0 < n_ours < n_icd
+    # ... but on the demo every heart-failure patient has 428.0 on the day of their first 428.x
+    # code, so the first days, and the cohort, come out the same
+    np.testing.assert_array_equal(ours.to_numpy(), m3.first_day(m3.code_ids(["D:428*"])).to_numpy())
+
+
+# --- phenotypes.yml itself -----------------------------------------------------------------------
+
+
+def test_every_icd9_pattern_of_the_phenotypes_names_codes_of_the_icd9_list():
+    """Each ICD-9-CM pattern is a code, or with '*' the prefix of at least one code, of MIMIC-III's
+    ICD-9-CM diagnosis dictionary (D_ICD_DIAGNOSES, 14,567 codes), so a typo cannot define an empty
+    outcome."""
+    known = set(pd.read_csv(DEMO / "D_ICD_DIAGNOSES.csv.gz", dtype=str)["ICD9_CODE"].str.strip())
+    checked = 0
+    for name, d in phenotypes.definitions().items():
+        for pattern in d["codes"].get("D:", []):
+            code = pattern[2:]
+            ok = any(k.startswith(code[:-1]) for k in known) if code.endswith("*") else code in known
+            assert ok, f"{name}: {pattern} names no ICD-9-CM diagnosis code"
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_concepts_and_deep_patient_diseases_of_the_phenotypes_file():
+    defs = phenotypes.definitions()
+    ids = {c["concept_id"]: (name, c) for name, d in defs.items() for c in d.get("concepts", [])}
+    assert ids[316139][1]["name"] == "Heart failure" and ids[316139][1]["vocabulary"] == "SNOMED"
+    assert ids[316139][1]["verified"] and "PhenotypeLibrary" in ids[316139][1]["source"]
+    for cid, (name, c) in ids.items():  # an unverified id says so in its source
+        assert c["verified"] or "[U]" in c["source"], (name, cid)
+    rule = phenotypes.deep_patient_rule()
+    assert rule["rule"]["min_train_positives"] == 10 and len(rule["named"]) == 6
+    named = phenotypes.named_diseases()
+    assert {d["table2_name"] for d in named.values()} >= {"schizophrenia", "multiple myeloma", "prostate cancer"}
+    assert all({"D:", "D10:"} <= set(d["codes"]) for d in named.values())
+    # every phenotype without an ehr lists its concepts after its ICD patterns
+    assert phenotypes.patterns("dp_schizophrenia") == ["D:295*", "D10:F20*", "D10:F25*", "SNOMED:435783"]
+    with pytest.raises(KeyError, match="no phenotype 'deep_patient_rule'"):
+        phenotypes.patterns("deep_patient_rule")
+
+
+def test_deep_patient_names_standard_concept_categories_through_concept_ancestor(tmp_path):
+    cond = OMOP["condition_occurrence"].copy()
+    cond.loc[0, ["condition_concept_id", "condition_source_concept_id"]] = [4229440, 0]
+    anc = pd.DataFrame({"ancestor_concept_id": [435783], "descendant_concept_id": [4229440]})
+    e = ehr_formats.read_ehr(_omop(tmp_path / "dp", condition_occurrence=cond, concept_ancestor=anc))
+    d = candidate_diseases(e)
+    assert "SNOMED:4229440 (schizophrenia)" in d.names
+    assert d.named["SNOMED:4229440 (schizophrenia)"] == "schizophrenia"
