@@ -209,7 +209,8 @@ def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv", standard: dict | None
                               sorted(set(standard.values()))], columns=tables["concept"].columns)
         tables["concept"] = pd.concat([tables["concept"], extra], ignore_index=True)
     if ancestors is not None:
-        tables["concept_ancestor"] = pd.DataFrame(ancestors, columns=["ancestor_concept_id", "descendant_concept_id"])
+        tables["concept_ancestor"] = pd.DataFrame(ancestors,
+                                                  columns=["ancestor_concept_id", "descendant_concept_id"])
     for name, df in tables.items():
         if fmt == "parquet":
             df.to_parquet(dst / f"{name}.parquet", index=False)

@@ -600,8 +600,8 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
     def body(r: _Reader, folder: Path):
         events = list(_OMOP_EVENTS)
         src = _required(r, folder, ["person", "condition_occurrence"],
-                        ["visit_occurrence", "procedure_occurrence", "drug_exposure", "concept", "concept_ancestor"],
-                        "OMOP")
+                        ["visit_occurrence", "procedure_occurrence", "drug_exposure", "concept",
+                         "concept_ancestor"], "OMOP")
         specs = {"person": {"person_id": "BIGINT", "gender_concept_id": "BIGINT", "year_of_birth": "BIGINT",
                             "month_of_birth": "BIGINT", "day_of_birth": "BIGINT",
                             "birth_datetime": "TIMESTAMP"},
@@ -741,8 +741,8 @@ def _omop_ancestors(r: _Reader, has_table: bool) -> pd.DataFrame | None:
     anc = r.q("""SELECT DISTINCT ancestor_concept_id AS ancestor, descendant_concept_id AS descendant
                   FROM concept_ancestor WHERE descendant_concept_id IN (SELECT concept_id FROM std)
                   ORDER BY ancestor, descendant""").df()
-    r.notes.append(f"concept_ancestor: {len(anc)} ancestor links of the {n_std} standard concepts coding events "
-                   "(phenotypes match their concepts' descendants)")
+    r.notes.append(f"concept_ancestor: {len(anc)} ancestor links of the {n_std} standard concepts coding "
+                   "events (phenotypes match their concepts' descendants)")
     return pd.DataFrame({"ancestor": anc["ancestor"].to_numpy(np.int64),
                          "descendant": anc["descendant"].to_numpy(np.int64)})
 

@@ -27,7 +27,8 @@ import yaml
 PHENOTYPES_FILE = Path(__file__).with_name("phenotypes.yml")
 # code prefixes that are not OMOP standard concepts
 ICD_PREFIXES = ("D:", "D10:", "P:", "P10:", "M:")
-_CONCEPT_KEYS = {"concept_id", "name", "vocabulary", "concept_code", "include_descendants", "verified", "source"}
+_CONCEPT_KEYS = {"concept_id", "name", "vocabulary", "concept_code", "include_descendants", "verified",
+                 "source"}
 
 
 @cache
@@ -135,7 +136,8 @@ def describe(name: str, ehr) -> str:
             found = len(concept_patterns(name, ehr))
             how = (f"{added} descendant(s) from concept_ancestor" if getattr(ehr, "concept_ancestors", None)
                    is not None else "the listed ids only (no concept_ancestor table)")
-            names = ", ".join(f"{c['concept_id']} {c['name']}" + ("" if c["verified"] else " [U]") for c in listed)
+            names = ", ".join(f"{c['concept_id']} {c['name']}" + ("" if c["verified"] else " [U]")
+                              for c in listed)
             used.append(f"OMOP concepts {names}; {how}; {found} of these codes in the data")
     return f"{name}: " + ("; ".join(used) if used else "no vocabulary of the definition is in the data")
 

@@ -49,8 +49,9 @@ def test_candidate_diseases_name_the_categories_of_table2_diseases():
     codes = ["D:1541", "D:1850", "D:25000", "D:25040", "D:2950", "D10:C20", "D10:C61", "D10:I509", "M:x"]
     e = _ehr([(0, 0, c) for c in codes], codes=codes, n=1)
     d = dp.candidate_diseases(e)
-    assert d.names == ["154 (cancer of rectum and anus)", "185 (prostate cancer)", "250", "295 (schizophrenia)",
-                       "D10:C20 (cancer of rectum and anus)", "D10:C61 (prostate cancer)", "D10:I50"]
+    assert d.names == ["154 (cancer of rectum and anus)", "185 (prostate cancer)", "250",
+                       "295 (schizophrenia)", "D10:C20 (cancer of rectum and anus)",
+                       "D10:C61 (prostate cancer)", "D10:I50"]
     assert d.named == {"154 (cancer of rectum and anus)": "cancer of rectum and anus",
                        "185 (prostate cancer)": "prostate cancer", "295 (schizophrenia)": "schizophrenia",
                        "D10:C20 (cancer of rectum and anus)": "cancer of rectum and anus",

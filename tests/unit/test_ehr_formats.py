@@ -563,7 +563,8 @@ def test_a_phenotype_matches_its_standard_concept_ids_without_icd_source_codes(t
     assert "SNOMED:316139" in phenotypes.patterns("heart_failure", e)
     first = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
     assert first.iloc[0] == 0.0  # person 5's first day, through SNOMED 316139 instead of I50.9
-    assert any(n.startswith("concept_ancestor: not found") and "listed concept ids only" in n for n in e.notes)
+    assert any(n.startswith("concept_ancestor: not found") and "listed concept ids only" in n
+               for n in e.notes)
     assert "the listed ids only" in phenotypes.describe("heart_failure", e)
     # a descendant without concept_ancestor: not found (the honest limit the note states)
     e = ehr_formats.read_ehr(_omop(tmp_path / "no_anc", **_standard_only()))
@@ -578,8 +579,8 @@ def test_concept_ancestor_expands_a_phenotype_to_the_descendants_in_the_data(tmp
                         "min_levels_of_separation": [0, 1, 0, 3]})
     e = ehr_formats.read_ehr(_omop(tmp_path / "anc", fmt, **_standard_only(concept_ancestor=anc)))
     # only links whose descendant codes an event are kept (4229440 here; RxNorm 19019073 has none)
-    assert sorted(map(tuple, e.concept_ancestors.to_numpy().tolist())) == [(316139, 4229440), (441840, 4229440),
-                                                                          (4229440, 4229440)]
+    links = sorted(map(tuple, e.concept_ancestors.to_numpy().tolist()))
+    assert links == [(316139, 4229440), (441840, 4229440), (4229440, 4229440)]
     assert phenotypes.concept_ids("heart_failure", e) == ({316139, 4229440}, 1)
     assert phenotypes.concept_patterns("heart_failure", e) == ["SNOMED:4229440"]
     first = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
@@ -671,7 +672,8 @@ def test_the_concepts_and_deep_patient_diseases_of_the_phenotypes_file():
     rule = phenotypes.deep_patient_rule()
     assert rule["rule"]["min_train_positives"] == 10 and len(rule["named"]) == 6
     named = phenotypes.named_diseases()
-    assert {d["table2_name"] for d in named.values()} >= {"schizophrenia", "multiple myeloma", "prostate cancer"}
+    assert {d["table2_name"] for d in named.values()} >= {"schizophrenia", "multiple myeloma",
+                                                          "prostate cancer"}
     assert all({"D:", "D10:"} <= set(d["codes"]) for d in named.values())
     # every phenotype without an ehr lists its concepts after its ICD patterns
     assert phenotypes.patterns("dp_schizophrenia") == ["D:295*", "D10:F20*", "D10:F25*", "SNOMED:435783"]
