@@ -597,12 +597,61 @@ def read_survival_table(path: str | Path, *, horizon_days: float = FIVE_YEARS_DA
     return num
 
 
-def load_gse7390() -> pd.DataFrame:
+SYMBOL_COLUMNS = ["probe", "wang2005_group", "symbol", "status", "how"]
+SYMBOL_STATUSES = ("confirmed", "[U]", "none")  # primary source / secondary source only / no symbol
+
+
+def read_probe_symbols(path: str | Path) -> pd.DataFrame:
+    """A probe-set -> gene-symbol map (``data/breast_cancer/gse7390_probe_symbols.csv``, sources in
+    ``data/breast_cancer/SOURCE.md``), indexed by probe. ``status`` is ``confirmed`` (the symbol is
+    printed in a primary source), ``[U]`` (found in a secondary source only) or ``none`` (no symbol:
+    the probe keeps its id). Raises DataError, naming the line, if the file is malformed."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(df.columns) != SYMBOL_COLUMNS:
+        raise DataError(f"{path}: columns {list(df.columns)}, expected {SYMBOL_COLUMNS}")
+    problems = []
+    for i, r in enumerate(df.itertuples(index=False), start=2):
+        if not r.probe or r.probe != r.probe.strip():
+            problems.append(f"line {i}: empty or padded probe id {r.probe!r}")
+        if r.status not in SYMBOL_STATUSES:
+            problems.append(f"line {i}: status {r.status!r} is not one of {SYMBOL_STATUSES}")
+        elif (r.status == "none") != (r.symbol == ""):
+            problems.append(f"line {i}: status {r.status!r} with symbol {r.symbol!r} (a symbol, and only a "
+                            "symbol, needs a source)")
+        if r.symbol and not r.symbol.replace("-", "").isalnum():
+            problems.append(f"line {i}: {r.symbol!r} is not a gene symbol (letters, digits, '-')")
+        if not r.how.strip():
+            problems.append(f"line {i}: column 'how' (where the symbol, or its absence, comes from) is empty")
+    for i, probe, line in repeats(df.assign(_line=np.arange(2, len(df) + 2)), "probe"):
+        problems.append(f"line {i + 2}: probe {probe!r} is also on line {line}")
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+    return df.set_index("probe")
+
+
+def gene_labels(name: str) -> dict[str, str]:
+    """Display labels of the genes of registered dataset ``name``: ``{id: "SYMBOL (id)"}`` for every
+    gene its symbol map names (``"SYMBOL [U] (id)"`` when only a secondary source gives it); genes
+    without a symbol, and datasets without a map, have no entry (show the id). The map's checksum
+    is verified like the dataset's other files."""
+    ds = get(name)
+    maps = [path for rel, path in zip(ds.files, ds.paths(), strict=True)
+            if rel.endswith("_probe_symbols.csv")]
+    if not maps:
+        return {}
+    verify(ds)
+    table = read_probe_symbols(maps[0])
+    return {probe: f"{r.symbol}{' [U]' if r.status == '[U]' else ''} ({probe})"
+            for probe, r in table.iterrows() if r.status != "none"}
+
+
+def load_gse7390(symbols: str | Path | None = None) -> pd.DataFrame:
     """GSE7390 (Desmedt et al. 2007) as shipped in scikit-survival, as a survival table.
 
     grade 1/2/3 = well / intermediate / poorly differentiated (the package's 'unkown', sic, is a
     missing value); er 1 = positive; size in cm; time = t.tdm in days, event = e.tdm (distant
-    metastasis). Used by breast_cancer_prognosis.
+    metastasis). ``symbols``, the registry's probe-symbol map, must cover exactly the package's
+    probes (a changed package is reported, not mislabelled). Used by breast_cancer_prognosis.
     """
     try:
         from sksurv.datasets import load_breast_cancer
@@ -625,6 +674,13 @@ def load_gse7390() -> pd.DataFrame:
     })
     genes = X.drop(columns=clinical)
     genes.columns = [GENE_PREFIX + c.removeprefix("X") for c in genes.columns]
+    if symbols is not None:
+        mapped = set(read_probe_symbols(symbols).index)
+        probes = {c.removeprefix(GENE_PREFIX) for c in genes.columns}
+        if mapped != probes:
+            raise DataError(f"dataset 'gse7390': the probe-symbol map {symbols} does not match the package's "
+                            f"probes (only in the map: {sorted(mapped - probes)[:5]}, only in the package: "
+                            f"{sorted(probes - mapped)[:5]}); was the package changed?")
     out = pd.concat([out, genes.reset_index(drop=True).astype(float)], axis=1)
     out.index = [f"gse7390_{i + 1:03d}" for i in range(len(out))]
     return out

@@ -110,11 +110,12 @@ def test_unreadable_files(tmp_path):
 
 def test_registry_gse7390_ships_in_a_package():
     ds = data.get("gse7390")
-    assert ds.files == {} and ds.package == "scikit-survival"
+    # the expression data ship in the package; the repository ships only the probe-symbol map
+    assert list(ds.files) == ["breast_cancer/gse7390_probe_symbols.csv"] and ds.package == "scikit-survival"
     df, info = data.load("gse7390")
     assert df.shape == (198, 2 + 4 + 76)
     assert info["package"]["name"] == "scikit-survival" and info["package"]["version"]
-    assert info["sha256"] == {}
+    assert list(info["sha256"]) == list(ds.files)
     assert df["grade"].isna().sum() == 2  # the package's "unkown" grade
     assert set(df["er"]) == {0.0, 1.0} and sum(c.startswith("gene_") for c in df.columns) == 76
     lab = data.prognosis_labels(df["time"], df["event"])  # NOTES.md: 35 / 154 / 9
@@ -138,3 +139,51 @@ def test_the_cli_refuses_a_malformed_table_before_running(tmp_path):
     assert r.returncode == 2
     assert "line 2, column 'gene_b'" in r.stderr and "gene_" in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+SYMBOLS = data.data_dir() / "breast_cancer" / "gse7390_probe_symbols.csv"
+
+
+def test_the_symbol_map_covers_exactly_the_datasets_probes_and_is_well_formed():
+    from sksurv.datasets import load_breast_cancer
+
+    table = data.read_probe_symbols(SYMBOLS)  # raises on a malformed file
+    X, _ = load_breast_cancer()
+    probes = [c.removeprefix("X") for c in X.columns if c not in ("age", "er", "grade", "size")]
+    assert len(probes) == 76 and sorted(table.index) == sorted(probes)
+    # Wang et al. 2005: 60 probe sets for ER-positive and 16 for ER-negative patients
+    assert table["wang2005_group"].value_counts().to_dict() == {"ER-positive": 60, "ER-negative": 16}
+    named = table[table["status"] != "none"]
+    assert (table.loc[table["status"] == "none", "symbol"] == "").all()
+    assert named["symbol"].str.fullmatch(r"[A-Za-z0-9-]+").all()
+    assert len(named) > len(table) / 2  # most probes have a symbol from the source
+    assert table.loc["200726_at", "symbol"] == "PPP1CC" and table.loc["201091_s_at", "status"] == "none"
+
+
+def test_gene_labels_show_the_symbol_beside_the_probe():
+    labels = data.gene_labels("gse7390")
+    assert labels["204014_at"] == "DUSP4 (204014_at)"
+    assert "201091_s_at" not in labels  # no symbol printed: the chapter shows the id
+    assert data.gene_labels("vantveer2002") == {}  # no map: GenBank accessions stay as they are
+
+
+def test_a_malformed_symbol_map_is_refused(tmp_path):
+    good = SYMBOLS.read_text().splitlines()
+    header, first = good[0], good[1]
+    second = next(line for line in good if ",none," in line)  # a probe without a symbol
+
+    def refused(lines, match):
+        path = tmp_path / "m.csv"
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(DataError, match=match):
+            data.read_probe_symbols(path)
+
+    refused([header, first, first], "is also on line 2")
+    refused([header, first.replace(",confirmed,", ",probably,")], "status 'probably'")
+    refused([header, first.replace(",confirmed,", ",none,")], "a symbol, and only a symbol, needs a source")
+    refused([header.replace("how", "note"), first], "columns")
+    refused([header, second.replace(",none,", ",confirmed,")], "a symbol, and only a symbol")
+    path = tmp_path / "ok.csv"
+    path.write_text("\n".join([header, first, second]) + "\n")
+    with pytest.raises(DataError, match="does not match the package's probes"):
+        data.load_gse7390(path)
