@@ -57,6 +57,25 @@ def test_notebook_contract(path):
         validate(study, profile_overrides(study, profile), partial=True)
 
 
+# Code cells a reader can take in at once: the parameters cell (one line per parameter) and a model
+# class that is one definition are the only ones allowed past the limit.
+MAX_CELL_LINES = 45
+LONG_CELLS_ALLOWED = {("drug_response", "class DrVAE"): 70}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    nb = json.loads(path.read_text())
+    for k, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code" or "parameters" in c.get("metadata", {}).get("tags", []):
+            continue
+        src = "".join(c["source"])
+        limit = max([MAX_CELL_LINES] + [n for (study, start), n in LONG_CELLS_ALLOWED.items()
+                                         if study == path.stem and src.startswith(start)])
+        assert len(src.splitlines()) <= limit, (
+            f"cell {k} has {len(src.splitlines())} lines (at most {limit}): split it at a top-level statement")
+
+
 def test_paper_values_are_complete():
     pv = paper_values()
     for sid, info in pv["studies"].items():
