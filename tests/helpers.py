@@ -1,6 +1,7 @@
 """Helpers shared by the tests (imported as `from helpers import ...`; conftest.py keeps only the
 fixtures): the `precmed` command run in-process, a notebook's visible text, a small labelled matrix,
-and a tiny MIMIC-III folder built visit by visit."""
+a tiny MIMIC-III folder built visit by visit and the three EHR chapters' tiny folders, and
+converters of a MIMIC-III folder to OMOP CDM, MEDS and MIMIC-IV."""
 
 import contextlib
 import gzip
@@ -105,6 +106,75 @@ class TinyMimic:
             if name in ("ADMISSIONS", "DIAGNOSES_ICD") or len(rows) > 1:
                 (folder / f"{name}.csv").write_text("\n".join(rows) + "\n")
         return folder
+
+
+# --- the tiny MIMIC-III folders of the three EHR chapters' CLI tests (test_cli_heart_failure.py,
+# test_cli_suicide_risk.py, test_cli_deep_patient.py; test_cli_ehr_layouts.py runs them in the
+# other layouts), each with the -p options its chapter runs it with
+
+
+def tiny_heart_failure(folder, n=120, seed=0):
+    """A tiny MIMIC-III-format folder: every subject has two or three admissions over two years;
+    a third of them get heart failure (ICD-9 4280) at the last admission, after hypertension and
+    atrial fibrillation codes at the earlier ones; PATIENTS gives sex and date of birth."""
+    rng = np.random.default_rng(seed)
+    m = TinyMimic()
+    pool = ["25000", "2724", "5990", "486", "311", "53081", "7159"]
+    for s in range(1, n + 1):
+        start = np.datetime64("2150-01-01") + int(rng.integers(0, 100))
+        sick = s % 3 == 0
+        m.patient(s, "F" if s % 2 else "M", f"2090-06-0{1 + s % 5} 00:00:00")
+        for k, offset in enumerate((0, 300, 700)):
+            codes = list(rng.choice(pool, 2, replace=False))
+            if sick and k < 2:
+                codes += ["4019", "42731"]
+            if sick and k == 2:
+                codes += ["4280"]
+            m.visit(s, start + offset, codes, ["Metoprolol Tartrate" if sick and k < 2 else "Heparin"])
+    return m.write(folder)
+
+
+TINY_HEART_FAILURE_PARAMS = ("-p", "min_code_patients=2", "-p", "age_band_years=20")
+
+
+def tiny_suicide_risk(folder, n=90, seed=0):
+    """A tiny MIMIC-III-format folder: every subject has a psychiatric admission (three items), some
+    a readmission within 90 days with suicidal ideation or self-harm."""
+    rng = np.random.default_rng(seed)
+    m = TinyMimic()
+    pool = ["4019", "25000", "2724", "5990", "486", "42731", "311", "30500"]
+    drugs = ["Sertraline", "Lorazepam", "Quetiapine Fumarate", "Furosemide", "Heparin"]
+    for s in range(1, n + 1):
+        first = np.datetime64("2150-01-01") + int(rng.integers(0, 3000))
+        level = rng.choice(3, p=[0.6, 0.25, 0.15])
+        for k, offset in enumerate((0, 30 if level else 200)):
+            codes = ["29620", "30000"] + list(rng.choice(pool, 3, replace=False)) if k == 0 else \
+                [["V6284"], ["V6284"], ["E9503", "96509"]][level] + list(rng.choice(pool, 2, replace=False))
+            m.visit(s, first + offset, codes, rng.choice(drugs, 3, replace=False) if k == 0 else ())
+    return m.write(folder)
+
+
+TINY_SUICIDE_RISK_PARAMS = ("-p", "min_code_patients=3")
+
+
+def tiny_deep_patient(folder):
+    """60 patients admitted twice, a year apart; half of those with hypertension at the first
+    admission (every other one) get a new diabetes code at the second, the others a tobacco-history
+    code; every sixth also atrial fibrillation. No PATIENTS table: sex and age unknown."""
+    m = TinyMimic(first_hadm=19999)  # admissions 20000 + 2s and 20001 + 2s
+    for s in range(60):
+        subject = 9000 + s
+        first = ["4019", "2724"] if s % 2 == 0 else ["5990", "486"]
+        second = ["25000"] if s % 2 == 0 else ["V1582"]
+        if s % 6 == 1:
+            second.append("42731")
+        m.visit(subject, np.datetime64(f"2150-03-0{1 + s % 9}"), first)
+        m.visit(subject, np.datetime64(f"2151-06-1{s % 9}"), second)
+    return m.write(folder)
+
+
+TINY_DEEP_PATIENT_PARAMS = ("-p", "split_day=200", "-p", "min_train_positives=3", "-p", "test_fraction=0.3",
+                            "-p", "rf_leaf_grid=1", "-p", "rf_max_samples=1.0")
 
 
 # --- the MIMIC-III demo in the other EHR layouts (the end-to-end test of precmed_utils.formats.ehr_formats)
