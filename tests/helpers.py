@@ -314,7 +314,7 @@ def mimic3_to_meds(src: Path, dst: Path, shards: int = 2) -> Path:
     over ``shards`` files, each subject's rows together and in time order) with GENDER//F|M
     (no time), MEDS_BIRTH, HOSPITAL_ADMISSION at ADMITTIME, ICD9CM//<dotted code> at the
     admission, ICD9Proc//<dotted code>, MEDICATION//<drug name>; metadata/codes.parquet with the
-    diagnosis titles."""
+    diagnosis titles when ``src`` has D_ICD_DIAGNOSES."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -347,14 +347,15 @@ def mimic3_to_meds(src: Path, dst: Path, shards: int = 2) -> Path:
         part = df[df["subject_id"].isin(chunk)]
         pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False),
                        dst / "data" / f"{k}.parquet")
-    (dst / "metadata").mkdir(exist_ok=True)
     dx = rows["D_ICD_DIAGNOSES"]
-    meta = pd.DataFrame({"code": ["ICD9CM//" + _dotted(c, "diagnosis") for c in dx["ICD9_CODE"]],
-                         "description": dx["SHORT_TITLE"], "parent_codes": [[] for _ in range(len(dx))]})
-    meta_schema = pa.schema([("code", pa.string()), ("description", pa.string()),
-                             ("parent_codes", pa.list_(pa.string()))])
-    pq.write_table(pa.Table.from_pandas(meta, schema=meta_schema, preserve_index=False),
-                   dst / "metadata" / "codes.parquet")
+    if len(dx):  # metadata is optional in MEDS: none without a dictionary
+        (dst / "metadata").mkdir(exist_ok=True)
+        meta = pd.DataFrame({"code": ["ICD9CM//" + _dotted(c, "diagnosis") for c in dx["ICD9_CODE"]],
+                             "description": dx["SHORT_TITLE"], "parent_codes": [[] for _ in range(len(dx))]})
+        meta_schema = pa.schema([("code", pa.string()), ("description", pa.string()),
+                                 ("parent_codes", pa.list_(pa.string()))])
+        pq.write_table(pa.Table.from_pandas(meta, schema=meta_schema, preserve_index=False),
+                       dst / "metadata" / "codes.parquet")
     return dst
 
 
