@@ -369,6 +369,21 @@ def test_omop_codes_demographics_and_notes(tmp_path, fmt):
     assert first.iloc[0] == 0.0 and np.isnan(first.iloc[1])  # I50.9 from its ICD10CM source concept
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_omop_person_without_year_of_birth_has_an_unknown_age(tmp_path, fmt):
+    """year_of_birth empty (a source without dates of birth, as the suicide_risk and deep_patient
+    CLI tests' tiny MIMIC-III folders, which have no PATIENTS): the person is kept with an unknown
+    age, as read_mimic3 keeps a subject without DOB, and the reader counts it."""
+    person = OMOP["person"].astype({"year_of_birth": "Int64"})
+    person.loc[1, "year_of_birth"] = pd.NA
+    e = ehr_formats.read_ehr(_omop(tmp_path / "omop", fmt, person=person))
+    assert e.patients["subject"].tolist() == [5, 6] and e.patients["sex"].tolist() == ["F", "M"]
+    assert e.patients["age"].iloc[0] == 60.0 and np.isnan(e.patients["age"].iloc[1])
+    assert "person: 1 persons without birth_datetime or year_of_birth (age unknown)" in e.notes
+    assert not any("born in July" in n for n in e.notes), e.notes  # person 6 has no year to complete
+    assert _flat(e) == _flat(ehr_formats.read_ehr(_omop(tmp_path / "full", fmt)))
+
+
 OMOP_BAD = {
     "missing table": ({"person": None}, "omop", "", "no person table"),
     "missing column": (
