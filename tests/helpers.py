@@ -1,6 +1,7 @@
 """Helpers shared by the tests (imported as `from helpers import ...`; conftest.py keeps only the
 fixtures): the `precmed` command run in-process, a notebook's visible text, a small labelled matrix,
-and a tiny MIMIC-III folder built visit by visit."""
+a tiny MIMIC-III folder built visit by visit and the three EHR chapters' tiny folders, and
+converters of a MIMIC-III folder to OMOP CDM, MEDS and MIMIC-IV."""
 
 import contextlib
 import gzip
@@ -107,29 +108,118 @@ class TinyMimic:
         return folder
 
 
+# --- the tiny MIMIC-III folders of the three EHR chapters' CLI tests (test_cli_heart_failure.py,
+# test_cli_suicide_risk.py, test_cli_deep_patient.py; test_cli_ehr_layouts.py runs them in the
+# other layouts), each with the -p options its chapter runs it with
+
+
+def tiny_heart_failure(folder, n=120, seed=0):
+    """A tiny MIMIC-III-format folder: every subject has two or three admissions over two years;
+    a third of them get heart failure (ICD-9 4280) at the last admission, after hypertension and
+    atrial fibrillation codes at the earlier ones; PATIENTS gives sex and date of birth."""
+    rng = np.random.default_rng(seed)
+    m = TinyMimic()
+    pool = ["25000", "2724", "5990", "486", "311", "53081", "7159"]
+    for s in range(1, n + 1):
+        start = np.datetime64("2150-01-01") + int(rng.integers(0, 100))
+        sick = s % 3 == 0
+        m.patient(s, "F" if s % 2 else "M", f"2090-06-0{1 + s % 5} 00:00:00")
+        for k, offset in enumerate((0, 300, 700)):
+            codes = list(rng.choice(pool, 2, replace=False))
+            if sick and k < 2:
+                codes += ["4019", "42731"]
+            if sick and k == 2:
+                codes += ["4280"]
+            m.visit(s, start + offset, codes, ["Metoprolol Tartrate" if sick and k < 2 else "Heparin"])
+    return m.write(folder)
+
+
+TINY_HEART_FAILURE_PARAMS = ("-p", "min_code_patients=2", "-p", "age_band_years=20")
+
+
+def tiny_suicide_risk(folder, n=90, seed=0):
+    """A tiny MIMIC-III-format folder: every subject has a psychiatric admission (three items), some
+    a readmission within 90 days with suicidal ideation or self-harm."""
+    rng = np.random.default_rng(seed)
+    m = TinyMimic()
+    pool = ["4019", "25000", "2724", "5990", "486", "42731", "311", "30500"]
+    drugs = ["Sertraline", "Lorazepam", "Quetiapine Fumarate", "Furosemide", "Heparin"]
+    for s in range(1, n + 1):
+        first = np.datetime64("2150-01-01") + int(rng.integers(0, 3000))
+        level = rng.choice(3, p=[0.6, 0.25, 0.15])
+        for k, offset in enumerate((0, 30 if level else 200)):
+            codes = ["29620", "30000"] + list(rng.choice(pool, 3, replace=False)) if k == 0 else \
+                [["V6284"], ["V6284"], ["E9503", "96509"]][level] + list(rng.choice(pool, 2, replace=False))
+            m.visit(s, first + offset, codes, rng.choice(drugs, 3, replace=False) if k == 0 else ())
+    return m.write(folder)
+
+
+TINY_SUICIDE_RISK_PARAMS = ("-p", "min_code_patients=3")
+
+
+def tiny_deep_patient(folder):
+    """60 patients admitted twice, a year apart; half of those with hypertension at the first
+    admission (every other one) get a new diabetes code at the second, the others a tobacco-history
+    code; every sixth also atrial fibrillation. No PATIENTS table: sex and age unknown."""
+    m = TinyMimic(first_hadm=19999)  # admissions 20000 + 2s and 20001 + 2s
+    for s in range(60):
+        subject = 9000 + s
+        first = ["4019", "2724"] if s % 2 == 0 else ["5990", "486"]
+        second = ["25000"] if s % 2 == 0 else ["V1582"]
+        if s % 6 == 1:
+            second.append("42731")
+        m.visit(subject, np.datetime64(f"2150-03-0{1 + s % 9}"), first)
+        m.visit(subject, np.datetime64(f"2151-06-1{s % 9}"), second)
+    return m.write(folder)
+
+
+TINY_DEEP_PATIENT_PARAMS = ("-p", "split_day=200", "-p", "min_train_positives=3", "-p", "test_fraction=0.3",
+                            "-p", "rf_leaf_grid=1", "-p", "rf_max_samples=1.0")
+
+
 # --- the MIMIC-III demo in the other EHR layouts (the end-to-end test of precmed_utils.formats.ehr_formats)
 
 def _mimic3_rows(folder: Path) -> dict[str, pd.DataFrame]:
     """The MIMIC-III tables the readers use, as text, dated as read_mimic3 dates them: diagnoses
     and procedures at their admission, prescriptions at STARTDATE or else their admission; rows
-    without a code or a date, or whose HADM_ID has no admission, left out (read_mimic3 drops them)."""
+    without a code or a date, or whose HADM_ID has no admission, left out (read_mimic3 drops them).
+    A table the folder lacks (a tiny folder may hold only ADMISSIONS and DIAGNOSES_ICD) is empty;
+    the dictionaries keep LONG_TITLE too when their file has it."""
     from precmed_utils.formats import ehr
+    from precmed_utils.formats.tables import csv_header
 
-    tab = {n: ehr._read_table(ehr._find_table(folder, n), cols) for n, (cols, _) in ehr._TABLES.items()
-           if ehr._find_table(folder, n) is not None}
+    tab = {}
+    for n, (cols, _) in ehr._TABLES.items():
+        path = ehr._find_table(folder, n)
+        if path is None:
+            tab[n] = pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
+            continue
+        extra = ["LONG_TITLE"] if n.startswith("D_ICD") and "LONG_TITLE" in \
+            [h.upper() for h in csv_header(path)] else []
+        tab[n] = ehr._read_table(path, cols + extra)
     adm = tab["ADMISSIONS"]
     adm_time = dict(zip(adm["HADM_ID"], adm["ADMITTIME"], strict=True))
     out = {"ADMISSIONS": adm, "PATIENTS": tab["PATIENTS"]}
     for name in ("DIAGNOSES_ICD", "PROCEDURES_ICD", "PRESCRIPTIONS"):
         t = tab[name].copy()
         code = t["DRUG"] if name == "PRESCRIPTIONS" else t["ICD9_CODE"]
-        start = t["STARTDATE"] if name == "PRESCRIPTIONS" else pd.Series("", index=t.index)
+        start = t["STARTDATE"] if name == "PRESCRIPTIONS" else pd.Series("", index=t.index, dtype=str)
         t["TIME"] = start.where(start != "", t["HADM_ID"].map(adm_time)).fillna("")
         orphan = (t["HADM_ID"] != "") & ~t["HADM_ID"].isin(adm_time)
         out[name] = t[(code != "") & (t["TIME"] != "") & ~orphan].reset_index(drop=True)
     for name in ("D_ICD_DIAGNOSES", "D_ICD_PROCEDURES"):
         out[name] = tab[name]
     return out
+
+
+def _persons(rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """SUBJECT_ID, GENDER and DOB (text, "" when unknown) of every subject of PATIENTS or
+    ADMISSIONS: read_mimic3 keeps a subject with admissions but no PATIENTS row (sex and age
+    unknown), so the other layouts get one too."""
+    pts = rows["PATIENTS"][["SUBJECT_ID", "GENDER", "DOB"]]
+    extra = sorted(set(rows["ADMISSIONS"]["SUBJECT_ID"]) - set(pts["SUBJECT_ID"]), key=int)
+    more = pd.DataFrame({"SUBJECT_ID": extra, "GENDER": "", "DOB": ""}, dtype=str)
+    return pd.concat([pts, more], ignore_index=True)
 
 
 def _dotted(code: str, kind: str) -> str:
@@ -153,14 +243,14 @@ def mimic3_to_omop(src: Path, dst: Path, fmt: str = "csv", standard: dict | None
     concept_ancestor table."""
     rows = _mimic3_rows(src)
     dst.mkdir(parents=True, exist_ok=True)
-    adm, pts = rows["ADMISSIONS"], rows["PATIENTS"]
+    adm, pts = rows["ADMISSIONS"], _persons(rows)
     sex = {"M": 8507, "F": 8532}
-    dob = pd.to_datetime(pts["DOB"])
+    dob = pd.to_datetime(pts["DOB"].replace("", None))
     tables = {"person": pd.DataFrame({
         "person_id": pts["SUBJECT_ID"].astype(int),
         "gender_concept_id": pts["GENDER"].map(sex).fillna(0).astype(int),
-        "year_of_birth": dob.dt.year, "month_of_birth": dob.dt.month, "day_of_birth": dob.dt.day,
-        "birth_datetime": dob.dt.strftime("%Y-%m-%d %H:%M:%S")})}
+        "year_of_birth": dob.dt.year.astype("Int64"), "month_of_birth": dob.dt.month.astype("Int64"),
+        "day_of_birth": dob.dt.day.astype("Int64"), "birth_datetime": dob.dt.strftime("%Y-%m-%d %H:%M:%S")})}
     at = pd.to_datetime(adm["ADMITTIME"])
     tables["visit_occurrence"] = pd.DataFrame({
         "visit_occurrence_id": adm["HADM_ID"].astype(int), "person_id": adm["SUBJECT_ID"].astype(int),
@@ -224,15 +314,17 @@ def mimic3_to_meds(src: Path, dst: Path, shards: int = 2) -> Path:
     over ``shards`` files, each subject's rows together and in time order) with GENDER//F|M
     (no time), MEDS_BIRTH, HOSPITAL_ADMISSION at ADMITTIME, ICD9CM//<dotted code> at the
     admission, ICD9Proc//<dotted code>, MEDICATION//<drug name>; metadata/codes.parquet with the
-    diagnosis titles."""
+    diagnosis titles when ``src`` has D_ICD_DIAGNOSES."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = _mimic3_rows(src)
     adm, pts = rows["ADMISSIONS"], rows["PATIENTS"]
-    subject = pts["SUBJECT_ID"]
-    parts = [pd.DataFrame({"subject_id": subject, "time": pd.NaT, "code": "GENDER//" + pts["GENDER"]}),
-             pd.DataFrame({"subject_id": subject, "time": pd.to_datetime(pts["DOB"]), "code": "MEDS_BIRTH"}),
+    sexed, born = pts[pts["GENDER"] != ""], pts[pts["DOB"] != ""]
+    parts = [pd.DataFrame({"subject_id": sexed["SUBJECT_ID"], "time": pd.NaT,
+                           "code": "GENDER//" + sexed["GENDER"]}),
+             pd.DataFrame({"subject_id": born["SUBJECT_ID"], "time": pd.to_datetime(born["DOB"]),
+                           "code": "MEDS_BIRTH"}),
              pd.DataFrame({"subject_id": adm["SUBJECT_ID"], "time": pd.to_datetime(adm["ADMITTIME"]),
                            "code": "HOSPITAL_ADMISSION"})]
     for name, vocab, kind in (("DIAGNOSES_ICD", "ICD9CM//", "diagnosis"),
@@ -255,12 +347,62 @@ def mimic3_to_meds(src: Path, dst: Path, shards: int = 2) -> Path:
         part = df[df["subject_id"].isin(chunk)]
         pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False),
                        dst / "data" / f"{k}.parquet")
-    (dst / "metadata").mkdir(exist_ok=True)
     dx = rows["D_ICD_DIAGNOSES"]
-    meta = pd.DataFrame({"code": ["ICD9CM//" + _dotted(c, "diagnosis") for c in dx["ICD9_CODE"]],
-                         "description": dx["SHORT_TITLE"], "parent_codes": [[] for _ in range(len(dx))]})
-    meta_schema = pa.schema([("code", pa.string()), ("description", pa.string()),
-                             ("parent_codes", pa.list_(pa.string()))])
-    pq.write_table(pa.Table.from_pandas(meta, schema=meta_schema, preserve_index=False),
-                   dst / "metadata" / "codes.parquet")
+    if len(dx):  # metadata is optional in MEDS: none without a dictionary
+        (dst / "metadata").mkdir(exist_ok=True)
+        meta = pd.DataFrame({"code": ["ICD9CM//" + _dotted(c, "diagnosis") for c in dx["ICD9_CODE"]],
+                             "description": dx["SHORT_TITLE"], "parent_codes": [[] for _ in range(len(dx))]})
+        meta_schema = pa.schema([("code", pa.string()), ("description", pa.string()),
+                                 ("parent_codes", pa.list_(pa.string()))])
+        pq.write_table(pa.Table.from_pandas(meta, schema=meta_schema, preserve_index=False),
+                       dst / "metadata" / "codes.parquet")
+    return dst
+
+
+def mimic3_to_mimic4(src: Path, dst: Path) -> Path:
+    """The MIMIC-III tables of ``src`` as a MIMIC-IV (v2/v3) folder: ``hosp/`` with admissions,
+    diagnoses_icd and procedures_icd (icd_version 9, codes undotted as in both releases),
+    prescriptions (starttime = STARTDATE, empty where MIMIC-III has none, so the reader dates it at
+    its admission), d_icd_diagnoses / d_icd_procedures (long_title: LONG_TITLE when the dictionary
+    has it, else SHORT_TITLE), all as lower-case .csv.gz, and patients when ``src`` has PATIENTS.
+    Dates are kept (no new shift). MIMIC-IV gives an age only as anchor_age in anchor_year, whole
+    years: anchor_year is the year of the subject's first admission and anchor_age the age then
+    (from DOB, in years of 365.25 days) rounded to the nearest year, or 91 above 89 as MIMIC-IV
+    records those ages; a PATIENTS row without admissions gets anchor_age 0 in its year of
+    birth, one without DOB no anchor."""
+    rows = _mimic3_rows(src)
+    hosp = dst / "hosp"
+    hosp.mkdir(parents=True, exist_ok=True)
+    adm = rows["ADMISSIONS"]
+    tables = {"admissions": pd.DataFrame({"subject_id": adm["SUBJECT_ID"], "hadm_id": adm["HADM_ID"],
+                                          "admittime": adm["ADMITTIME"]})}
+    for name, table in (("DIAGNOSES_ICD", "diagnoses_icd"), ("PROCEDURES_ICD", "procedures_icd")):
+        t = rows[name]
+        tables[table] = pd.DataFrame({"subject_id": t["SUBJECT_ID"], "hadm_id": t["HADM_ID"],
+                                      "icd_code": t["ICD9_CODE"], "icd_version": 9})
+    rx = rows["PRESCRIPTIONS"]
+    tables["prescriptions"] = pd.DataFrame({"subject_id": rx["SUBJECT_ID"], "hadm_id": rx["HADM_ID"],
+                                            "starttime": rx["STARTDATE"], "drug": rx["DRUG"]})
+    for name in ("D_ICD_DIAGNOSES", "D_ICD_PROCEDURES"):
+        d = rows[name]
+        title = d["LONG_TITLE"] if "LONG_TITLE" in d else d["SHORT_TITLE"]
+        tables[name.lower()] = pd.DataFrame({"icd_code": d["ICD9_CODE"], "icd_version": 9,
+                                             "long_title": title})
+    pts = rows["PATIENTS"]
+    if len(pts):
+        sec = "datetime64[s]"
+        first = pd.to_datetime(adm["ADMITTIME"]).groupby(adm["SUBJECT_ID"]).min()
+        dob = pd.to_datetime(pts["DOB"].replace("", None)).to_numpy().astype(sec)
+        adm_first = first.reindex(pts["SUBJECT_ID"]).to_numpy().astype(sec)
+        age = (adm_first - dob) / np.timedelta64(1, "D") / 365.25
+        birth_year = pd.Series(dob).dt.year.to_numpy(float)
+        anchor_age = np.where(np.isnan(age), np.where(np.isnan(birth_year), np.nan, 0.0),
+                              np.where(age > 89, 91.0, np.floor(age + 0.5)))
+        anchor_year = np.where(np.isnan(age), birth_year, pd.Series(adm_first).dt.year.to_numpy(float))
+        tables["patients"] = pd.DataFrame({"subject_id": pts["SUBJECT_ID"], "gender": pts["GENDER"],
+                                           "anchor_age": pd.array(anchor_age).astype("Int64"),
+                                           "anchor_year": pd.array(anchor_year).astype("Int64")})
+    for name, df in tables.items():
+        with gzip.open(hosp / f"{name}.csv.gz", "wt") as fh:
+            df.to_csv(fh, index=False)
     return dst

@@ -4,9 +4,8 @@ bad parameters: test_cli_bad_parameters.py."""
 
 import json
 
-import numpy as np
 import pytest
-from helpers import TinyMimic, output_text, precmed
+from helpers import TINY_DEEP_PATIENT_PARAMS, output_text, precmed, tiny_deep_patient
 
 
 @pytest.mark.slow
@@ -28,21 +27,10 @@ def test_user_mimic_folder_runs_end_to_end(tmp_path):
     """60 patients admitted twice, a year apart; half of those with hypertension at the first
     admission (every other one) get a new diabetes code at the second, the others a tobacco-history
     code. Only aggregates may appear in the notebook."""
-    m = TinyMimic(first_hadm=19999)  # admissions 20000 + 2s and 20001 + 2s
-    for s in range(60):
-        subject = 9000 + s
-        first = ["4019", "2724"] if s % 2 == 0 else ["5990", "486"]
-        second = ["25000"] if s % 2 == 0 else ["V1582"]
-        if s % 6 == 1:
-            second.append("42731")
-        m.visit(subject, np.datetime64(f"2150-03-0{1 + s % 9}"), first)
-        m.visit(subject, np.datetime64(f"2151-06-1{s % 9}"), second)
-    folder = m.write(tmp_path / "mimic")
+    folder = tiny_deep_patient(tmp_path / "mimic")
     runs = tmp_path / "runs"
-    r = precmed("run", "deep_patient", "--profile", "smoke", "-p", f"data={folder}", "-p", "split_day=200",
-                "-p", "min_train_positives=3", "-p", "test_fraction=0.3",
-                "-p", "rf_leaf_grid=1", "-p", "rf_max_samples=1.0",
-                "--runs-dir", str(runs), "--no-progress")
+    r = precmed("run", "deep_patient", "--profile", "smoke", "-p", f"data={folder}",
+                *TINY_DEEP_PATIENT_PARAMS, "--runs-dir", str(runs), "--no-progress")
     assert r.returncode == 0, r.stderr
     (run_dir,) = (runs / "deep_patient").glob("smoke-*")
     doc = json.loads((run_dir / "metrics.json").read_text())

@@ -4,30 +4,8 @@ bad parameters: test_cli_bad_parameters.py."""
 
 import json
 
-import numpy as np
 import pytest
-from helpers import TinyMimic, precmed
-
-
-def _mimic(folder, n=120, seed=0):
-    """A tiny MIMIC-III-format folder: every subject has two or three admissions over two years;
-    a third of them get heart failure (ICD-9 4280) at the last admission, after hypertension and
-    atrial fibrillation codes at the earlier ones; PATIENTS gives sex and date of birth."""
-    rng = np.random.default_rng(seed)
-    m = TinyMimic()
-    pool = ["25000", "2724", "5990", "486", "311", "53081", "7159"]
-    for s in range(1, n + 1):
-        start = np.datetime64("2150-01-01") + int(rng.integers(0, 100))
-        sick = s % 3 == 0
-        m.patient(s, "F" if s % 2 else "M", f"2090-06-0{1 + s % 5} 00:00:00")
-        for k, offset in enumerate((0, 300, 700)):
-            codes = list(rng.choice(pool, 2, replace=False))
-            if sick and k < 2:
-                codes += ["4019", "42731"]
-            if sick and k == 2:
-                codes += ["4280"]
-            m.visit(s, start + offset, codes, ["Metoprolol Tartrate" if sick and k < 2 else "Heparin"])
-    return m.write(folder)
+from helpers import TINY_HEART_FAILURE_PARAMS, precmed, tiny_heart_failure
 
 
 def _run_dir(runs):
@@ -41,11 +19,10 @@ def test_user_mimic_folder_runs_end_to_end(tmp_path):
     their first two admissions are the observation window; controls are matched by sex and age
     band and are still admitted on the index day. The planted precursors make the models beat
     chance; only aggregates are shown."""
-    folder = _mimic(tmp_path / "mimic")
+    folder = tiny_heart_failure(tmp_path / "mimic")
     runs = tmp_path / "runs"
     r = precmed("run", "heart_failure", "--profile", "smoke", "-p", f"data={folder}",
-                "-p", "min_code_patients=2", "-p", "age_band_years=20", "--runs-dir", str(runs),
-                "--no-progress")
+                *TINY_HEART_FAILURE_PARAMS, "--runs-dir", str(runs), "--no-progress")
     assert r.returncode == 0, r.stderr
     doc = json.loads((_run_dir(runs) / "metrics.json").read_text())
     assert doc["cohort"]["incident cases in the cohort"].startswith("40 ")

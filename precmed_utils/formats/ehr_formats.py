@@ -60,7 +60,8 @@ MIMIC4_FORMAT = (
 OMOP_FORMAT = (
     "OMOP CDM v5.4: a folder with one file per table, lower-case names, CSV, CSV.gz or Parquet (a "
     "table may also be a folder of Parquet files): person (person_id, gender_concept_id 8507 male / "
-    "8532 female, year_of_birth; month_of_birth, day_of_birth, birth_datetime used when present) and "
+    "8532 female, year_of_birth, empty where unknown; month_of_birth, day_of_birth, birth_datetime used "
+    "when present) and "
     "condition_occurrence (person_id, condition_concept_id, condition_start_date) are required; "
     "visit_occurrence (visit_occurrence_id, person_id, visit_start_date), procedure_occurrence "
     "(person_id, procedure_concept_id, procedure_date), drug_exposure (person_id, drug_concept_id, "
@@ -586,16 +587,16 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
 
     Used: person (sex from gender_concept_id 8507/8532, other concepts counted as unknown sex; date
     of birth from birth_datetime, else year_of_birth with month_of_birth and day_of_birth, a
-    missing month taken as July and a missing day as the 15th, counted), visit_occurrence (visits;
-    day 0 and the age's reference date), the three event tables dated at their start date, and
-    concept (vocabularies and titles), concept_ancestor (the ancestors of the standard concepts that
-    code events, kept as ``EHR.concept_ancestors`` for phenotypes.py; without it a note says that
-    phenotypes match their listed concept ids only). Dropped and counted: events of persons missing
-    from person,
-    events with concept 0 and no ICD source (and, for drugs, no drug_source_value), persons with
-    neither a visit nor a kept event. An event whose visit_occurrence_id is not in visit_occurrence
-    keeps its date and gets a visit of its own day (counted). Errors: a missing or non-integer
-    person_id, a repeated person_id or visit_occurrence_id, a missing or unparsable start date.
+    missing month taken as July and a missing day as the 15th, counted; neither birth_datetime nor
+    year_of_birth: age unknown, counted), visit_occurrence (visits; day 0 and the age's reference
+    date), the three event tables dated at their start date, and concept (vocabularies and titles),
+    concept_ancestor (the ancestors of the standard concepts that code events, kept as
+    ``EHR.concept_ancestors`` for phenotypes.py; without it a note says that phenotypes match their
+    listed concept ids only). Dropped and counted: events of persons missing from person, events
+    with concept 0 and no ICD source (and, for drugs, no drug_source_value), persons with neither a
+    visit nor a kept event. An event whose visit_occurrence_id is not in visit_occurrence keeps its
+    date and gets a visit of its own day (counted). Errors: a missing or non-integer person_id, a
+    repeated person_id or visit_occurrence_id, a missing or unparsable start date.
     """
     def body(r: _Reader, folder: Path):
         events = list(_OMOP_EVENTS)
@@ -627,7 +628,6 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
                 r.notes.append(f"{n}: not found" + (", no ICD source codes recognised, standard concept ids "
                                                      "used" if n == "concept" else ""))
         r.require("person", "person_id")
-        r.require("person", "year_of_birth")
         r.unique("person", "person_id")
         if "visit_occurrence" in present:
             for c in ("visit_occurrence_id", "person_id", "visit_start_date"):
@@ -707,8 +707,10 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
                      "person: {n} persons with neither a visit nor a kept event dropped")
         r.note_count("SELECT count(*) FROM person WHERE coalesce(gender_concept_id, 0) NOT IN (8507, 8532)",
                      "person: {n} persons whose gender_concept_id is neither 8507 nor 8532 (sex unknown)")
-        r.note_count("SELECT count(*) FROM person WHERE birth_datetime IS NULL AND "
-                     "(month_of_birth IS NULL OR day_of_birth IS NULL)",
+        r.note_count("SELECT count(*) FROM person WHERE birth_datetime IS NULL AND year_of_birth IS NULL",
+                     "person: {n} persons without birth_datetime or year_of_birth (age unknown)")
+        r.note_count("SELECT count(*) FROM person WHERE birth_datetime IS NULL AND year_of_birth IS NOT NULL "
+                     "AND (month_of_birth IS NULL OR day_of_birth IS NULL)",
                      "person: {n} persons without birth_datetime, month_of_birth or day_of_birth: "
                      "born in July / on the 15th assumed")
         r.q("""CREATE TEMP TABLE demo AS SELECT person_id AS subject,

@@ -1,9 +1,10 @@
 """The EHR readers of precmed_utils.formats.ehr_formats (MIMIC-IV, OMOP CDM, MEDS, and read_ehr's choice of
 layout): small hand-built folders written here, valid and malformed, through the readers and through
-`precmed check-data`; the MIMIC-III demo converted to OMOP and MEDS (tests/helpers.py) read back
-with the same patients, events and heart-failure cohort; the phenotype patterns of each
+`precmed check-data`; the MIMIC-III demo converted to OMOP, MEDS and MIMIC-IV (tests/helpers.py)
+read back with the same patients, events and heart-failure cohort; the phenotype patterns of each
 vocabulary."""
 
+import dataclasses
 import gzip
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import ROOT, mimic3_to_meds, mimic3_to_omop, precmed
+from helpers import ROOT, mimic3_to_meds, mimic3_to_mimic4, mimic3_to_omop, precmed
 
 from precmed_utils.errors import DataError
 from precmed_utils.formats import ehr, ehr_formats, phenotypes
@@ -51,28 +52,49 @@ def demo_layouts(tmp_path_factory):
         "omop csv": mimic3_to_omop(DEMO, root / "omop"),
         "omop parquet": mimic3_to_omop(DEMO, root / "omop_pq", "parquet"),
         "meds": mimic3_to_meds(DEMO, root / "meds"),
+        "mimic4": mimic3_to_mimic4(DEMO, root / "mimic4"),
     }
 
 
-@pytest.mark.parametrize("layout", ["omop csv", "omop parquet", "meds"])
+SOURCE = {"omop csv": ("omop", "OMOP"), "omop parquet": ("omop", "OMOP"), "meds": ("meds", "MEDS"),
+          "mimic4": ("mimic4", "MIMIC-IV")}
+
+
+@pytest.mark.parametrize("layout", list(SOURCE))
 def test_demo_converted_reads_back_the_same(demo_layouts, layout):
     m3 = ehr.read_mimic3(DEMO)
     e = ehr_formats.read_ehr(demo_layouts[layout])
-    assert e.source == ("meds" if layout == "meds" else "omop")
-    assert ehr_formats.detect_layout(demo_layouts[layout]) == ("MEDS" if layout == "meds" else "OMOP")
+    assert (e.source, ehr_formats.detect_layout(demo_layouts[layout])) == SOURCE[layout]
     # same patients, sexes, ages (MEDS: at the first timed row, which may be a prescription's
-    # midnight before the admission's hour, so within 0.1 year)
+    # midnight before the admission's hour, so within 0.1 year; MIMIC-IV: anchor_age is whole
+    # years, so within half a year, and the same 90 for the ages above 89)
     assert e.patients["subject"].tolist() == m3.patients["subject"].tolist()
     assert e.patients["sex"].tolist() == m3.patients["sex"].tolist()
-    tol = 0.1 if layout == "meds" else 0.0
+    tol = {"meds": 0.1, "mimic4": 0.5}.get(layout, 0.0)
     assert np.allclose(e.patients["age"], m3.patients["age"], atol=tol + 1e-9)
+    assert (e.patients["age"] == 90).tolist() == (m3.patients["age"] == 90).tolist()
+    if layout == "mimic4":
+        assert (e.patients["age"] % 1 == 0).all() and (e.patients["age"] != m3.patients["age"]).any()
     # the same events: code strings and days
     assert _flat(e) == _flat(m3)
-    assert e.vocab.set_index("code").at["D:4280", "title"] == m3.vocab.set_index("code").at["D:4280", "title"]
+    title = e.vocab.set_index("code").at["D:4280", "title"]
+    if layout == "mimic4":  # MIMIC-IV's dictionaries have only the long title
+        d = pd.read_csv(DEMO / "D_ICD_DIAGNOSES.csv.gz", dtype=str).set_index("ICD9_CODE")
+        assert title == d.at["4280", "LONG_TITLE"] != d.at["4280", "SHORT_TITLE"]
+    else:
+        assert title == m3.vocab.set_index("code").at["D:4280", "title"]
     # the same heart-failure cohort (the phenotype's ICD-9 patterns: only D: codes are present)
     assert phenotypes.patterns("heart_failure", e) == ["D:428*"]
-    pd.testing.assert_frame_equal(_cohort(e), _cohort(m3))
-    assert _cohort(m3)["case"].sum() > 5
+    got, want = _cohort(e), _cohort(m3)
+    assert want["case"].sum() > 5
+    if layout == "mimic4":
+        # the same cases; controls are matched on 5-year age bands, which whole-year ages can
+        # cross, so they are MIMIC-III's controls with MIMIC-IV's ages
+        cols = ["subject", "set_id", "index_day", "obs_start", "obs_end", "sex"]
+        pd.testing.assert_frame_equal(got.loc[got["case"], cols].reset_index(drop=True),
+                                      want.loc[want["case"], cols].reset_index(drop=True))
+        want = _cohort(dataclasses.replace(m3, patients=m3.patients.assign(age=e.patients["age"])))
+    pd.testing.assert_frame_equal(got, want)
 
 
 def test_meds_notes_count_the_dropped_codes(demo_layouts):
@@ -345,6 +367,21 @@ def test_omop_codes_demographics_and_notes(tmp_path, fmt):
         assert note in e.notes, e.notes
     first = e.first_day(e.code_ids(phenotypes.patterns("heart_failure", e)))
     assert first.iloc[0] == 0.0 and np.isnan(first.iloc[1])  # I50.9 from its ICD10CM source concept
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_omop_person_without_year_of_birth_has_an_unknown_age(tmp_path, fmt):
+    """year_of_birth empty (a source without dates of birth, as the suicide_risk and deep_patient
+    CLI tests' tiny MIMIC-III folders, which have no PATIENTS): the person is kept with an unknown
+    age, as read_mimic3 keeps a subject without DOB, and the reader counts it."""
+    person = OMOP["person"].astype({"year_of_birth": "Int64"})
+    person.loc[1, "year_of_birth"] = pd.NA
+    e = ehr_formats.read_ehr(_omop(tmp_path / "omop", fmt, person=person))
+    assert e.patients["subject"].tolist() == [5, 6] and e.patients["sex"].tolist() == ["F", "M"]
+    assert e.patients["age"].iloc[0] == 60.0 and np.isnan(e.patients["age"].iloc[1])
+    assert "person: 1 persons without birth_datetime or year_of_birth (age unknown)" in e.notes
+    assert not any("born in July" in n for n in e.notes), e.notes  # person 6 has no year to complete
+    assert _flat(e) == _flat(ehr_formats.read_ehr(_omop(tmp_path / "full", fmt)))
 
 
 OMOP_BAD = {
