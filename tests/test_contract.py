@@ -26,6 +26,8 @@ def test_notebook_contract(path):
     nb = json.loads(path.read_text())
     study = path.stem
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    ids = [c.get("id") for c in nb["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), "every cell has an id of its own (nbformat 4.5)"
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     for c in nb["cells"]:
