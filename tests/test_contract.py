@@ -75,7 +75,8 @@ def test_code_cells_are_short(path):
         limit = max([MAX_CELL_LINES] + [n for (study, start), n in LONG_CELLS_ALLOWED.items()
                                          if study == path.stem and src.startswith(start)])
         assert len(src.splitlines()) <= limit, (
-            f"cell {k} has {len(src.splitlines())} lines (at most {limit}): split it at a top-level statement")
+            f"cell {k} has {len(src.splitlines())} lines (at most {limit}): split it at a top-level "
+            "statement")
 
 
 def test_paper_values_are_complete():
