@@ -199,6 +199,10 @@ def run_study(study: str, profile: str = "default", overrides: dict | None = Non
         except pm.PapermillExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip()
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop the kernel, leave nothing half-done
+            # the stopped kernel's pending execute request then fails inside nbclient ("Kernel died",
+            # an asyncio task's traceback at exit): expected after an interrupt, not the user's business
+            for name in ("asyncio", "papermill", "nbclient", "traitlets"):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
             main = threading.current_thread() is threading.main_thread()
             old = signal.signal(signal.SIGTERM, signal.SIG_IGN) if main else None  # a 2nd TERM waits
             try:
