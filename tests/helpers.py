@@ -406,3 +406,29 @@ def mimic3_to_mimic4(src: Path, dst: Path) -> Path:
         with gzip.open(hosp / f"{name}.csv.gz", "wt") as fh:
             df.to_csv(fh, index=False)
     return dst
+
+
+def check_tiny_heart_failure_run(run_dir: Path, doc: dict) -> None:
+    """What a heart_failure run on tiny_heart_failure's folder (any layout) must show: 40 incident
+    cases, 80 matched controls, the planted precursors beating chance, aggregates only."""
+    assert doc["cohort"]["incident cases in the cohort"].startswith("40 ")
+    assert doc["cohort"]["matched controls"] == "80"
+    m = doc["metrics"]
+    assert m["user_data/raw_lr/auc"]["mean"] > 0.8, "hypertension + AF before HF: an easy signal"
+    assert "user_data/emb_mlp/auc" in m
+    assert not any(k.startswith("user_data/oracle") for k in m), "no truth on real data"
+    assert {c["id"] for c in doc["claims"]} == {"C1", "C2"}
+    nb = (run_dir / "notebook.ipynb").read_text()
+    assert "2150-" not in nb and "2090-" not in nb, "no rows of a user's tables may appear"
+
+
+def check_tiny_deep_patient_run(run_dir: Path, doc: dict) -> None:
+    """What a deep_patient run on tiny_deep_patient's folder (any layout) must show: its three new
+    diagnoses, diabetes predicted from the first admission's hypertension, no id in the notebook."""
+    assert doc["data_source"] == "user_data" and set(doc["diseases"]) == {"250", "427", "V15"}
+    m = doc["metrics"]
+    assert "user_data/RawFeat/auc" in m and "user_data/DeepPatient/auc" in m
+    # diabetes follows hypertension at the first admission: the raw codes separate it perfectly
+    assert m["user_data/RawFeat/auc/250"]["mean"] > 0.9
+    nb = output_text(run_dir / "notebook.ipynb")  # ids are digits: papermill's timestamps would match
+    assert "9001" not in nb and "20001" not in nb, "no subject or admission id may appear"
