@@ -42,6 +42,7 @@ import pandas as pd
 
 from ..errors import DataError, Problems
 from . import ehr as _ehr
+from .phenotypes import ICD_PREFIXES
 from .tables import UNREADABLE, csv_header, open_text
 
 # ---------------------------------------------------------------------------------------------
@@ -728,7 +729,7 @@ def read_omop(folder: str | Path, report: Problems | None = None) -> _ehr.EHR | 
 def _omop_ancestors(r: _Reader, has_table: bool) -> pd.DataFrame | None:
     """The concept_ancestor rows (ancestor, descendant) whose descendant is a standard concept coding
     an event of ``ev`` (None without the table), and the note on how phenotypes will match them."""
-    icd = " AND ".join(f"code NOT LIKE '{p}%'" for p in ("D:", "D10:", "P:", "P10:", "M:"))
+    icd = " AND ".join(f"code NOT LIKE '{p}%'" for p in ICD_PREFIXES)
     r.q(f"""CREATE TEMP TABLE std AS SELECT DISTINCT TRY_CAST(regexp_extract(code, ':([0-9]+)$', 1) AS BIGINT)
             AS concept_id FROM ev WHERE {icd}""")
     n_std = int(r.scalar("SELECT count(*) FROM std WHERE concept_id IS NOT NULL"))
