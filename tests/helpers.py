@@ -408,9 +408,10 @@ def mimic3_to_mimic4(src: Path, dst: Path) -> Path:
     return dst
 
 
-def check_tiny_heart_failure_run(run_dir: Path, doc: dict) -> None:
+def check_tiny_heart_failure_run(run_dir: Path) -> None:
     """What a heart_failure run on tiny_heart_failure's folder (any layout) must show: 40 incident
     cases, 80 matched controls, the planted precursors beating chance, aggregates only."""
+    doc = json.loads((run_dir / "metrics.json").read_text())
     assert doc["cohort"]["incident cases in the cohort"].startswith("40 ")
     assert doc["cohort"]["matched controls"] == "80"
     m = doc["metrics"]
@@ -422,9 +423,10 @@ def check_tiny_heart_failure_run(run_dir: Path, doc: dict) -> None:
     assert "2150-" not in nb and "2090-" not in nb, "no rows of a user's tables may appear"
 
 
-def check_tiny_deep_patient_run(run_dir: Path, doc: dict) -> None:
+def check_tiny_deep_patient_run(run_dir: Path) -> None:
     """What a deep_patient run on tiny_deep_patient's folder (any layout) must show: its three new
     diagnoses, diabetes predicted from the first admission's hypertension, no id in the notebook."""
+    doc = json.loads((run_dir / "metrics.json").read_text())
     assert doc["data_source"] == "user_data" and set(doc["diseases"]) == {"250", "427", "V15"}
     m = doc["metrics"]
     assert "user_data/RawFeat/auc" in m and "user_data/DeepPatient/auc" in m

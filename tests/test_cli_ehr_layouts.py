@@ -41,8 +41,8 @@ def test_heart_failure_on_omop_csv(tmp_path):
     planted precursors beat chance."""
     folder = mimic3_to_omop(tiny_heart_failure(tmp_path / "mimic3"), tmp_path / "omop", "csv")
     assert detect_layout(folder) == "OMOP" and (folder / "person.csv").is_file()
-    run_dir, doc = _run("heart_failure", folder, TINY_HEART_FAILURE_PARAMS, tmp_path / "runs")
-    check_tiny_heart_failure_run(run_dir, doc)
+    run_dir, _ = _run("heart_failure", folder, TINY_HEART_FAILURE_PARAMS, tmp_path / "runs")
+    check_tiny_heart_failure_run(run_dir)
 
 
 @pytest.mark.slow
@@ -66,5 +66,5 @@ def test_deep_patient_on_mimic4(tmp_path):
     the first admission's hypertension."""
     folder = mimic3_to_mimic4(tiny_deep_patient(tmp_path / "mimic3"), tmp_path / "mimic4")
     assert detect_layout(folder) == "MIMIC-IV"
-    run_dir, doc = _run("deep_patient", folder, TINY_DEEP_PATIENT_PARAMS, tmp_path / "runs")
-    check_tiny_deep_patient_run(run_dir, doc)
+    run_dir, _ = _run("deep_patient", folder, TINY_DEEP_PATIENT_PARAMS, tmp_path / "runs")
+    check_tiny_deep_patient_run(run_dir)
