@@ -39,6 +39,22 @@ def test_simulator_chapters_run_a_positive_control_and_factor_probes(smoke_book)
         assert any(k.startswith("probe/") for k in m["metrics"]), f"{sid}: no factor-recovery probe"
 
 
+def test_deep_patient_gives_every_representation_the_same_budget_of_its_own_settings(smoke_book):
+    """Deep Patient's masking noise is chosen on the inner split, so every baseline chooses among as
+    many settings of its own (a size, or RawFeat's inputs); the choice is recorded and is one of them."""
+    results, _ = smoke_book
+    m = metrics_of(results, "deep_patient")
+    settings = m["representation_settings"]
+    assert set(settings) == set(m["representations"])
+    assert len({len(s["tried"]) for s in settings.values()}) == 1
+    assert len(settings["DeepPatient"]["tried"]) > 1
+    for name, s in settings.items():
+        assert s["chosen"] in s["tried"], name
+        assert m["metrics"][f"tuning/{name}/own_settings_tried"]["mean"] == len(s["tried"])
+    assert m["metrics"]["tuning/DeepPatient/sdae_noise"]["mean"] == settings["DeepPatient"]["chosen"]
+    assert m["parameters"]["sdae_noise"] == settings["DeepPatient"]["tried"]
+
+
 def test_verdicts_say_what_they_rest_on_and_anchors_are_shown(smoke_book):
     results, index = smoke_book
     for sid in results:
