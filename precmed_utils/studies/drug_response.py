@@ -381,8 +381,9 @@ def simulate_screen(template: pd.DataFrame, *, n_lines: int = 300, n_drugs: int 
 # term), an effect that pairs measure for most lines; few lines have a response (the notebook's
 # pc_label_fraction). A model that learns the programmes from every profile, denoised, and the
 # drug's action from the pairs has far more to learn from than the few labelled lines that a
-# raw-expression baseline gets, in hundreds of noisy genes.
-POSITIVE_CONTROL = {"n_drugs": 2, "pair_fraction": 0.8, "effect_state": 1.0, "effect_noise": 0.2,
+# raw-expression baseline gets, in hundreds of noisy genes. The number of drugs is the notebook's
+# pc_drugs.
+POSITIVE_CONTROL = {"pair_fraction": 0.8, "effect_state": 1.0, "effect_noise": 0.2,
                     "state_weight": 0.0, "response_noise": 0.3, "expression_noise": 3.0}
 
 

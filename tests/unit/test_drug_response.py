@@ -142,8 +142,7 @@ def test_user_screen_needs_a_folder_with_both_files(tmp_path):
 def test_positive_control_setting_raises_the_ceiling(template):
     """The positive control's setting makes the response follow the drug's visible effect: its
     Bayes-optimal AUROC from baseline expression is well above the main simulation's."""
-    kw = {k: v for k, v in POSITIVE_CONTROL.items() if k != "n_drugs"}
-    base, pc = _sim(template, n_lines=3000), _sim(template, n_lines=3000, **kw)
+    base, pc = _sim(template, n_lines=3000), _sim(template, n_lines=3000, **POSITIVE_CONTROL)
     for d in base.truth["drugs"]:
         assert bayes_auroc(pc, d) > bayes_auroc(base, d) + 0.08
         assert bayes_auroc(pc, d) > 0.9
