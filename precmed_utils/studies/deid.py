@@ -30,7 +30,16 @@ from xml.etree import ElementTree
 import numpy as np
 
 from ..errors import DataError, Problems
-from ..text import Document, Span, Token, split_sentences, tags_to_spans, token_to_char_spans, tokenise
+from ..text import (
+    TITLE_ABBREVIATIONS,
+    Document,
+    Span,
+    Token,
+    split_sentences,
+    tags_to_spans,
+    token_to_char_spans,
+    tokenise,
+)
 
 STUDY = "deidentification"
 SCHEME = "BIOES"
@@ -257,8 +266,14 @@ def _clip_tags(tags: Sequence[str], a: int, b: int) -> list[str]:
 
 def note_sentences(text: str, *, max_len: int = 60) -> list[list[Token]]:
     """The token sequences a tagger reads: tokens (offsets kept), cut at sentence ends, blank
-    lines and every ``max_len`` tokens (nursing-note lines run long)."""
-    return [s for s in split_sentences(text, tokenise(text), max_len=max_len) if s]
+    lines and every ``max_len`` tokens (nursing-note lines run long). A full stop after a title
+    or an initial is not a sentence end: "Dr. Smith" stays one sequence, so the name keeps its
+    strongest cue."""
+    return [s for s in _sentences(text, tokenise(text), max_len) if s]
+
+
+def _sentences(text: str, tokens: list[Token], max_len: int) -> list[list[Token]]:
+    return split_sentences(text, tokens, max_len=max_len, no_break_after=TITLE_ABBREVIATIONS, initials=True)
 
 
 def document_sequences(doc: Document, *, max_len: int = 60) -> tuple[list[dict], list[Span]]:
@@ -272,7 +287,7 @@ def document_sequences(doc: Document, *, max_len: int = 60) -> tuple[list[dict],
     tags = spans_to_tags(len(tokens), kept, SCHEME)
     where = {id(t): i for i, t in enumerate(tokens)}
     out = []
-    for sent in split_sentences(doc.text, tokens, max_len=max_len):
+    for sent in _sentences(doc.text, tokens, max_len):
         a = where[id(sent[0])]
         b = a + len(sent)
         out.append({"tokens": sent, "tags": _clip_tags(tags, a, b), "doc": doc.id})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,16 +101,28 @@ def refine_tokens(tokens: list[Token], spans: Iterable[Span]) -> list[Token]:
     return out
 
 
-def split_sentences(text: str, tokens: list[Token], *, max_len: int = 0) -> list[list[Token]]:
+# Words whose full stop does not end a sentence: titles before a name ("Dr. Smith"), and, with
+# ``initials``, a single letter ("J. Smith").
+TITLE_ABBREVIATIONS = frozenset({"dr", "drs", "mr", "mrs", "ms", "prof", "st", "mt", "ft"})
+
+
+def split_sentences(text: str, tokens: list[Token], *, max_len: int = 0,
+                    no_break_after: Collection[str] = (), initials: bool = False) -> list[list[Token]]:
     """Group tokens into sentences: a break after ``.``, ``?``, ``!`` or ``;`` followed by
     whitespace, and at every blank line. ``max_len`` > 0 also cuts sentences longer than that
-    many tokens (long nursing-note lines), so a recurrent model sees bounded sequences."""
+    many tokens (long nursing-note lines), so a recurrent model sees bounded sequences. A full stop
+    after a word in ``no_break_after`` (lower-cased; e.g. ``TITLE_ABBREVIATIONS``) or, with
+    ``initials``, after a single letter is not a break, so a name stays with its title."""
     out, cur = [], []
     for i, t in enumerate(tokens):
         cur.append(t)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         gap = text[t.end:nxt.start] if nxt else ""
-        end = (nxt is None or "\n\n" in gap or (t.text in (".", "?", "!", ";") and gap != "")
+        prev = tokens[i - 1].text if i else ""
+        abbreviation = t.text == "." and i and tokens[i - 1].end == t.start and (
+            prev.lower() in no_break_after or (initials and len(prev) == 1 and prev.isalpha()))
+        end = (nxt is None or "\n\n" in gap
+               or (t.text in (".", "?", "!", ";") and gap != "" and not abbreviation)
                or (max_len and len(cur) >= max_len))
         if end:
             out.append(cur)

@@ -132,6 +132,20 @@ def test_document_sequences_clip_spans_at_cuts():
     assert tags == ["O", "O", "S-PTName", "B-PTName", "E-PTName", "O", "O"]
 
 
+def test_a_name_stays_in_the_sequence_of_its_title():
+    # "Dr." used to end a sequence, so the name began the next one without its strongest cue
+    text = "Seen by Dr. Hart. Wife J. Lee called."
+    d = Document("a", text, [Span(12, 16, "HCPName"), Span(23, 28, "RelativeProxyName")])
+    seqs, _ = deid.document_sequences(d, max_len=60)
+    assert [[t.text for t in s["tokens"]] for s in seqs] == [["Seen", "by", "Dr", ".", "Hart", "."],
+                                                            ["Wife", "J", ".", "Lee", "called", "."]]
+    assert seqs[0]["tags"][4] == "S-HCPName" and seqs[1]["tags"][1:4] == ["B-RelativeProxyName",
+                                                                          "I-RelativeProxyName",
+                                                                          "E-RelativeProxyName"]
+    assert [[t.text for t in s] for s in deid.note_sentences(text)] == [[t.text for t in s["tokens"]]
+                                                                        for s in seqs]
+
+
 def test_rule_baseline_finds_regex_and_dictionary_phi():
     train = [Document("t", "Seen by Dr. Hartley. Wife Ann at bedside. Pt to Mercy.",
                       [Span(12, 19, "HCPName"), Span(26, 29, "RelativeProxyName"), Span(48, 53, "Location")])]

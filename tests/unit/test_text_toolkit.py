@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from precmed_utils.text import (
+    TITLE_ABBREVIATIONS,
     Document,
     Span,
     Vocab,
@@ -55,6 +56,19 @@ def test_sentences_break_at_stops_and_long_lines():
     sents = split_sentences(text, tokenise(text))
     assert [[t.text for t in s] for s in sents] == [["One", "two", "."], ["Three"], ["four", "five", "six"]]
     assert [len(s) for s in split_sentences(text, tokenise(text), max_len=2)] == [2, 1, 1, 2, 1]
+
+
+def test_sentences_keep_a_name_with_its_title_or_initial():
+    text = "Seen by Dr. Hart today. Call J. Smith. Done."
+    words = [[t.text for t in s] for s in split_sentences(text, tokenise(text))]
+    assert words[:2] == [["Seen", "by", "Dr", "."], ["Hart", "today", "."]]  # the default: every stop
+    kept = split_sentences(text, tokenise(text), no_break_after=TITLE_ABBREVIATIONS, initials=True)
+    assert [[t.text for t in s] for s in kept] == [["Seen", "by", "Dr", ".", "Hart", "today", "."],
+                                                   ["Call", "J", ".", "Smith", "."], ["Done", "."]]
+    # a title is matched whatever its case, but only when the stop is glued to it
+    text2 = "DR. HART. dr . Hart"
+    kept2 = split_sentences(text2, tokenise(text2), no_break_after=TITLE_ABBREVIATIONS)
+    assert [len(s) for s in kept2] == [4, 2, 1]
 
 
 @pytest.mark.parametrize("scheme", ["IO", "BIO", "BIOES"])
