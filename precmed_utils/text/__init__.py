@@ -119,7 +119,7 @@ def split_sentences(text: str, tokens: list[Token], *, max_len: int = 0,
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         gap = text[t.end:nxt.start] if nxt else ""
         prev = tokens[i - 1].text if i else ""
-        abbreviation = t.text == "." and i and tokens[i - 1].end == t.start and (
+        abbreviation = t.text == "." and i > 0 and tokens[i - 1].end == t.start and (
             prev.lower() in no_break_after or (initials and len(prev) == 1 and prev.isalpha()))
         end = (nxt is None or "\n\n" in gap
                or (t.text in (".", "?", "!", ";") and gap != "" and not abbreviation)
